@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything a SwarmOps instance keeps outside its own memory.
+type Store interface {
+	Clusters
+	Users
+	Sessions
+	Tokens
+	Registries
+	Audit
+	Throttle
+	Idempotency
+
+	// Kind names the backend: "local" or "redis".
+	Kind() string
+	// Ping answers nil when the backend serves requests.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// TLS is the client material for an engine endpoint, PEM encoded. Key is a
+// secret: it is stored, never answered or logged.
+type TLS struct {
+	CA   string `json:"ca,omitempty"`
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+}
+
+// Cluster is a registered swarm.
+type Cluster struct {
+	Name string `json:"name"`
+	// Endpoints are engine API addresses of the swarm's managers, the one
+	// the cluster was registered with first.
+	Endpoints []string          `json:"endpoints"`
+	TLS       *TLS              `json:"tls,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	// SwarmID is the swarm's cluster ID, to notice an endpoint that now
+	// belongs to another swarm.
+	SwarmID   string    `json:"swarm_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Clusters is the cluster registry. Names are unique.
+type Clusters interface {
+	// CreateCluster fails with errs.ErrConflict when the name is taken.
+	CreateCluster(ctx context.Context, c Cluster) error
+	GetCluster(ctx context.Context, name string) (Cluster, error)
+	// ListClusters answers clusters sorted by name.
+	ListClusters(ctx context.Context) ([]Cluster, error)
+	// UpdateCluster replaces a stored cluster; errs.ErrNotFound if absent.
+	UpdateCluster(ctx context.Context, c Cluster) error
+	// DeleteCluster removes the cluster, and the default mark if it held it.
+	DeleteCluster(ctx context.Context, name string) error
+	// DefaultCluster answers the default cluster's name, "" when none is set.
+	DefaultCluster(ctx context.Context) (string, error)
+	// SetDefaultCluster marks name as the default ("" clears it).
+	SetDefaultCluster(ctx context.Context, name string) error
+}
+
+// User is a local account.
+type User struct {
+	Username     string    `json:"username"`
+	Role         string    `json:"role"`
+	PasswordHash []byte    `json:"password_hash"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Users holds accounts; usernames are unique.
+type Users interface {
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, username string) (User, error)
+	// ListUsers answers users sorted by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	UpdateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, username string) error
+}
+
+// Session is a logged-in browser. ID is the hash of the cookie's value, so
+// a copy of the store does not hand out live sessions.
+type Session struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CSRFToken string    `json:"csrf_token"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is the idle deadline; TouchSession moves it.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Sessions holds sessions until they expire. Expired sessions are never
+// answered, whether or not the backend has removed them yet.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	// TouchSession sets a new idle deadline.
+	TouchSession(ctx context.Context, id string, expiresAt time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every session of username (password change,
+	// user removed).
+	DeleteUserSessions(ctx context.Context, username string) error
+}
+
+// Token is an API token; only the hash of its text is kept.
+type Token struct {
+	Hash      string    `json:"hash"`
+	Name      string    `json:"name"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitempty"` // zero: never
+}
+
+// Tokens holds API tokens. A name is unique per user.
+type Tokens interface {
+	// CreateToken fails with errs.ErrConflict when the user has a token of
+	// that name.
+	CreateToken(ctx context.Context, t Token) error
+	GetTokenByHash(ctx context.Context, hash string) (Token, error)
+	// ListTokens answers the user's tokens sorted by name.
+	ListTokens(ctx context.Context, username string) ([]Token, error)
+	DeleteToken(ctx context.Context, username, name string) error
+	DeleteUserTokens(ctx context.Context, username string) error
+}
+
+// Registry is a private image registry. Password is a secret.
+type Registry struct {
+	Name               string    `json:"name"`
+	URL                string    `json:"url"`
+	Username           string    `json:"username,omitempty"`
+	Password           string    `json:"password,omitempty"`
+	InsecureSkipVerify bool      `json:"insecure_skip_verify,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// Registries holds registry credentials; names are unique.
+type Registries interface {
+	CreateRegistry(ctx context.Context, r Registry) error
+	GetRegistry(ctx context.Context, name string) (Registry, error)
+	ListRegistries(ctx context.Context) ([]Registry, error)
+	DeleteRegistry(ctx context.Context, name string) error
+}
+
+// AuditRecord is one mutating call.
+type AuditRecord struct {
+	ID        string    `json:"id"`
+	Time      time.Time `json:"time"`
+	User      string    `json:"user"`
+	Action    string    `json:"action"`
+	Cluster   string    `json:"cluster,omitempty"`
+	Target    string    `json:"target,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Instance  string    `json:"instance,omitempty"`
+	Result    string    `json:"result"` // "ok" or "error"
+	Error     string    `json:"error,omitempty"`
+}
+
+// AuditFilter selects records; zero fields match everything.
+type AuditFilter struct {
+	Cluster string
+	User    string
+	Action  string // exact, or a prefix ending in "." ("service.")
+	Since   time.Time
+	Limit   int // 0: the backend's default (100)
+}
+
+// Audit is an append-only log capped at a configured number of records;
+// the oldest go first.
+type Audit interface {
+	AppendAudit(ctx context.Context, r AuditRecord) error
+	// ListAudit answers matching records, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+}
+
+// Throttle counts failures per key over a window, shared by all instances
+// (login attempts per user and per client address).
+type Throttle interface {
+	// AddFailure counts one failure and answers the count within the
+	// window that started with the first failure.
+	AddFailure(ctx context.Context, key string, window time.Duration) (int, error)
+	Failures(ctx context.Context, key string) (int, error)
+	ResetFailures(ctx context.Context, key string) error
+}
+
+// IdempotentResult is the first answer given to an Idempotency-Key.
+type IdempotentResult struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	Body        []byte `json:"body"`
+	// Fingerprint identifies the request (method, path, body hash) so a key
+	// reused for another request is refused.
+	Fingerprint string `json:"fingerprint"`
+	Done        bool   `json:"done"`
+}
+
+// Idempotency remembers answers to requests that carried an Idempotency-Key.
+type Idempotency interface {
+	// BeginIdempotent claims key for a request. It answers (zero, true) when
+	// the caller is first and must act, or the stored result and false: an
+	// unfinished one (Done false) means the first request is still running.
+	BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (IdempotentResult, bool, error)
+	// FinishIdempotent stores the answer for key.
+	FinishIdempotent(ctx context.Context, key string, r IdempotentResult, ttl time.Duration) error
+	// AbortIdempotent forgets key, so a retry may act (the first attempt
+	// failed before acting).
+	AbortIdempotent(ctx context.Context, key string) error
+}

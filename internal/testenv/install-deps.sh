@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, as root on Debian, the packages SwarmOps's tests run for real:
+# Docker engines, Redis, nginx, a registry and Chromium. Only what is
+# missing is installed, so a prepared machine spends no time here.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have dockerd          || need+=(docker.io)
+have redis-server     || need+=(redis-server)
+have nginx            || need+=(nginx)
+have chromium         || need+=(chromium)
+have docker-registry  || need+=(docker-registry)
+have ip               || need+=(iproute2)
+have iptables         || need+=(iptables)
+have nsenter          || need+=(util-linux)
+have openssl          || need+=(openssl)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test dependencies: all present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "test dependencies missing: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing test dependencies: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${need[@]}"
+# The docker.io package may start a system daemon where systemd runs; the
+# tests never use it (they start private engines), so leave it as it is.
