@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/swarmops/swarmops/internal/config"
+	"github.com/swarmops/swarmops/internal/version"
+)
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: swarmops [command] [flags]
+
+commands:
+  serve                      serve the API and UI (the default)
+  version                    print the version
+  healthcheck                exit 0 when the local instance answers /healthz
+  user list                  list users of the configured store
+  user add NAME [ROLE]       add a user (role viewer|operator|admin, default admin);
+                             the password is read from standard input
+  user passwd NAME           set a user's password, read from standard input;
+                             ends the user's sessions
+
+Flags and SWARMOPS_* variables configure every command; see swarmops serve -h.
+`
+
+// run is the whole program: main only turns its error into an exit code.
+func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, rest, err := config.Load(args, env, stderr)
+		if err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, rest)
+		}
+		return serve(ctx, cfg, stdout)
+	case "version":
+		fmt.Fprintf(stdout, "swarmops %s (commit %s, api %s)\n", version.Version, version.Commit, version.API)
+		return nil
+	case "healthcheck":
+		cfg, _, err := config.Load(args, env, stderr)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, cfg)
+	case "user":
+		return userCommand(ctx, args, env, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/swarmops/swarmops/internal/audit"
+	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/config"
+)
+
+// userCommand manages users directly in the configured store, for
+// recovering a lost admin password.
+func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: user needs add, passwd or list", errUsage)
+	}
+	verb := args[0]
+	cfg, rest, err := config.Load(args[1:], env, stderr)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	ctx = audit.WithActor(ctx, audit.Actor{User: "cli"})
+	svc := auth.NewService(st, audit.New(st, cfg.InstanceID+"/cli"), auth.Options{SessionTTL: cfg.SessionTTL})
+	switch verb {
+	case "list":
+		users, err := svc.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tROLE\tCREATED")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Username, u.Role, u.CreatedAt.Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "add":
+		if len(rest) < 1 || len(rest) > 2 {
+			return fmt.Errorf("%w: user add NAME [ROLE]", errUsage)
+		}
+		role := "admin"
+		if len(rest) == 2 {
+			role = rest[1]
+		}
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.CreateUser(ctx, rest[0], pw, role); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s added with role %s\n", rest[0], role)
+		return nil
+	case "passwd":
+		if len(rest) != 1 {
+			return fmt.Errorf("%w: user passwd NAME", errUsage)
+		}
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.UpdateUser(ctx, rest[0], auth.UserChange{Password: &pw}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s changed; their sessions ended\n", rest[0])
+		return nil
+	}
+	return fmt.Errorf("%w: user %q: expected add, passwd or list", errUsage, verb)
+}
+
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("give the password on standard input, e.g. echo 'long-secret' | swarmops user passwd admin")
+	}
+	return pw, nil
+}

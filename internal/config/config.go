@@ -1,0 +1,238 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of one SwarmOps process.
+type Config struct {
+	Listen         string
+	Store          string // "local" or "redis"
+	DataDir        string
+	RedisURL       string
+	RedisPassword  string
+	RedisSentinels []string
+	RedisMaster    string
+	RedisPrefix    string
+	AdminPassword  string
+	Autoregister   bool
+	LocalEndpoint  string
+	EngineTimeout  time.Duration
+	InstanceID     string
+	TrustedProxies []netip.Prefix
+	SessionTTL     time.Duration
+	ShutdownDrain  time.Duration
+	LockWait       time.Duration
+	AuditCap       int
+	LogLevel       string
+	LogFormat      string
+}
+
+// Env is where Load reads variables and files; os.Getenv and os.ReadFile in
+// production, maps in tests.
+type Env struct {
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+	Hostname func() (string, error)
+}
+
+// OSEnv is the process environment.
+func OSEnv() Env { return Env{Getenv: os.Getenv, ReadFile: os.ReadFile, Hostname: os.Hostname} }
+
+// Problems is every mistake Load found, one per line.
+type Problems []string
+
+func (p Problems) Error() string { return strings.Join(p, "\n") }
+
+// ErrHelp is returned when -h or --help was asked for; usage was written.
+var ErrHelp = flag.ErrHelp
+
+// Load parses args (flags first, then positional arguments, which it
+// answers) and the environment. Usage and flag errors go to usage.
+func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet("swarmops", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	flags := make(map[string]*string, len(keys))
+	for _, k := range keys {
+		flags[k.name] = fs.String(k.name, "", k.help+" (env "+k.envName()+", default "+quoteDefault(k.def)+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	aliases := aliasValues(env.Getenv)
+	var c Config
+	var problems Problems
+	for _, k := range keys {
+		v, source, err := k.lookup(given[k.name], *flags[k.name], env, aliases)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if err := k.set(&c, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, redactIf(k.secret, v), err))
+		}
+	}
+	if c.InstanceID == "" && env.Hostname != nil {
+		c.InstanceID, _ = env.Hostname()
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return Config{}, nil, problems
+	}
+	return c, fs.Args(), nil
+}
+
+func quoteDefault(d string) string {
+	if d == "" {
+		return "none"
+	}
+	return d
+}
+
+func redactIf(secret bool, v string) string {
+	if secret {
+		return "<redacted>"
+	}
+	return v
+}
+
+// lookup answers the raw value of k and where it came from.
+func (k key) lookup(flagGiven bool, flagValue string, env Env, aliases map[string]string) (string, string, error) {
+	if flagGiven {
+		return flagValue, "--" + k.name, nil
+	}
+	if v := env.Getenv(k.envName()); v != "" {
+		return v, k.envName(), nil
+	}
+	if k.secret {
+		if path := env.Getenv(k.envName() + "_FILE"); path != "" {
+			b, err := env.ReadFile(path)
+			if err != nil {
+				return "", "", fmt.Errorf("%s_FILE: cannot read %s: %v", k.envName(), path, errors.Unwrap(err))
+			}
+			return strings.TrimRight(string(b), "\r\n"), k.envName() + "_FILE", nil
+		}
+	}
+	if v, ok := aliases[k.name]; ok {
+		return v, "alias for " + k.envName(), nil
+	}
+	return k.def, "default of " + k.envName(), nil
+}
+
+// aliasValues maps the original SwarmOps variables onto our keys.
+func aliasValues(getenv func(string) string) map[string]string {
+	a := map[string]string{}
+	host, port := getenv("swarmops_host"), getenv("swarmops_port")
+	if host != "" || port != "" {
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		if port == "" {
+			port = "10130"
+		}
+		a["listen"] = net.JoinHostPort(host, port)
+	}
+	if m := getenv("swarmops_swarmstoragemode"); m != "" {
+		a["store"] = strings.ToLower(m)
+	}
+	if conn := getenv("swarmops_StorageConnection"); conn != "" {
+		a["redis-url"] = legacyRedisURL(conn)
+	}
+	return a
+}
+
+// legacyRedisURL turns the original "redis://host:port:password" into a
+// standard URL; anything else is passed on as is, to be validated.
+func legacyRedisURL(s string) string {
+	rest, ok := strings.CutPrefix(s, "redis://")
+	if !ok {
+		return s
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 || strings.ContainsAny(parts[1], "/@") {
+		return s
+	}
+	u := url.URL{Scheme: "redis", Host: net.JoinHostPort(parts[0], parts[1]), Path: "/0"}
+	if parts[2] != "" {
+		u.User = url.UserPassword("", parts[2])
+	}
+	return u.String()
+}
+
+func (c *Config) validate() []string {
+	var p []string
+	if c.Store == "redis" && c.RedisURL == "" && len(c.RedisSentinels) == 0 {
+		p = append(p, "SWARMOPS_STORE=redis needs SWARMOPS_REDIS_URL (redis://[:password@]host:6379/0) or SWARMOPS_REDIS_SENTINELS with SWARMOPS_REDIS_MASTER")
+	}
+	if len(c.RedisSentinels) > 0 && c.RedisMaster == "" {
+		p = append(p, "SWARMOPS_REDIS_SENTINELS needs SWARMOPS_REDIS_MASTER (the master's name as the sentinels know it)")
+	}
+	if c.Store == "local" && c.DataDir == "" {
+		p = append(p, "SWARMOPS_DATA_DIR must name a directory for the local store")
+	}
+	return p
+}
+
+// String renders the configuration with secrets redacted, for the start-up
+// log line.
+func (c Config) String() string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v := k.get(&c)
+		if k.secret && v != "" {
+			v = "<redacted>"
+		}
+		if k.name == "redis-url" {
+			v = RedactURL(v)
+		}
+		fmt.Fprintf(&b, "%s=%s", k.name, v)
+	}
+	return b.String()
+}
+
+// RedactURL hides the password of a URL.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errors.New("expected true or false")
+	}
+	return b, nil
+}
+
+func parseDuration(v string, min time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("expected a duration such as 10s, 5m or 12h")
+	}
+	if d < min {
+		return 0, fmt.Errorf("must be at least %s", min)
+	}
+	return d, nil
+}

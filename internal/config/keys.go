@@ -1,0 +1,202 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// key is one setting: its flag name (the variable is SWARMOPS_ + the name in
+// upper snake case), default, whether it is a secret (then a *_FILE
+// variable may name a file holding it), and how it is parsed and shown.
+type key struct {
+	name   string
+	def    string
+	secret bool
+	help   string
+	set    func(*Config, string) error
+	get    func(*Config) string
+}
+
+func (k key) envName() string {
+	return "SWARMOPS_" + strings.ToUpper(strings.ReplaceAll(k.name, "-", "_"))
+}
+
+// keys is the one table of settings; README's configuration table follows it.
+var keys = []key{
+	{name: "listen", def: "0.0.0.0:10130", help: "address to serve on",
+		set: func(c *Config, v string) error {
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return errors.New("expected host:port, e.g. 0.0.0.0:10130 or 127.0.0.1:8080")
+			}
+			c.Listen = v
+			return nil
+		},
+		get: func(c *Config) string { return c.Listen }},
+	{name: "store", def: "local", help: "local (bbolt file, one instance) or redis (any number of instances)",
+		set: func(c *Config, v string) error {
+			if v != "local" && v != "redis" {
+				return errors.New("expected local or redis")
+			}
+			c.Store = v
+			return nil
+		},
+		get: func(c *Config) string { return c.Store }},
+	{name: "data-dir", def: "./data", help: "directory of the local store",
+		set: func(c *Config, v string) error { c.DataDir = v; return nil },
+		get: func(c *Config) string { return c.DataDir }},
+	{name: "redis-url", help: "redis://[:password@]host:port/db, rediss:// for TLS, unix:///path",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") ||
+				(u.Scheme != "unix" && u.Host == "") {
+				return errors.New("expected redis://[:password@]host:port/db, rediss://... or unix:///path")
+			}
+			if db := strings.Trim(u.Path, "/"); u.Scheme != "unix" && db != "" {
+				if _, err := strconv.Atoi(db); err != nil {
+					return errors.New("the path must be a database number, e.g. redis://host:6379/0")
+				}
+			}
+			c.RedisURL = v
+			return nil
+		},
+		get: func(c *Config) string { return c.RedisURL }},
+	{name: "redis-password", secret: true, help: "Redis password; overrides the URL's",
+		set: func(c *Config, v string) error { c.RedisPassword = v; return nil },
+		get: func(c *Config) string { return c.RedisPassword }},
+	{name: "redis-sentinels", help: "comma-separated Sentinel addresses host:port",
+		set: func(c *Config, v string) error {
+			list, err := hostPorts(v)
+			c.RedisSentinels = list
+			return err
+		},
+		get: func(c *Config) string { return strings.Join(c.RedisSentinels, ",") }},
+	{name: "redis-master", help: "master name known to the Sentinels",
+		set: func(c *Config, v string) error { c.RedisMaster = v; return nil },
+		get: func(c *Config) string { return c.RedisMaster }},
+	{name: "redis-prefix", def: "swarmops:", help: "namespace of every Redis key",
+		set: func(c *Config, v string) error {
+			if v == "" || strings.ContainsAny(v, " \t\r\n") {
+				return errors.New("expected a non-empty prefix without spaces, e.g. swarmops:")
+			}
+			c.RedisPrefix = v
+			return nil
+		},
+		get: func(c *Config) string { return c.RedisPrefix }},
+	{name: "admin-password", secret: true, help: "first admin's password when no user exists (random and logged once if empty)",
+		set: func(c *Config, v string) error {
+			if v != "" && len(v) < 8 {
+				return errors.New("must be at least 8 characters")
+			}
+			c.AdminPassword = v
+			return nil
+		},
+		get: func(c *Config) string { return c.AdminPassword }},
+	{name: "autoregister", def: "true", help: "register the local engine as cluster local if it is a swarm manager",
+		set: func(c *Config, v string) (err error) { c.Autoregister, err = parseBool(v); return err },
+		get: func(c *Config) string { return strconv.FormatBool(c.Autoregister) }},
+	{name: "local-endpoint", def: "unix:///var/run/docker.sock", help: "engine registered by autoregister",
+		set: func(c *Config, v string) error {
+			if !strings.HasPrefix(v, "unix://") && !strings.HasPrefix(v, "tcp://") {
+				return errors.New("expected unix:///path or tcp://host:port")
+			}
+			c.LocalEndpoint = v
+			return nil
+		},
+		get: func(c *Config) string { return c.LocalEndpoint }},
+	{name: "engine-timeout", def: "10s", help: "time limit of one engine call (streams excepted)",
+		set: func(c *Config, v string) (err error) { c.EngineTimeout, err = parseDuration(v, 100*time.Millisecond); return err },
+		get: func(c *Config) string { return c.EngineTimeout.String() }},
+	{name: "instance-id", help: "this instance's name, sent as X-SwarmOps-Instance (default: hostname)",
+		set: func(c *Config, v string) error { c.InstanceID = v; return nil },
+		get: func(c *Config) string { return c.InstanceID }},
+	{name: "trusted-proxies", help: "comma-separated CIDRs whose X-Forwarded-* headers are believed",
+		set: func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, s := range splitList(v) {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					a, aerr := netip.ParseAddr(s)
+					if aerr != nil {
+						return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", s)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		},
+		get: func(c *Config) string {
+			s := make([]string, len(c.TrustedProxies))
+			for i, p := range c.TrustedProxies {
+				s[i] = p.String()
+			}
+			return strings.Join(s, ",")
+		}},
+	{name: "session-ttl", def: "12h", help: "idle session lifetime",
+		set: func(c *Config, v string) (err error) { c.SessionTTL, err = parseDuration(v, time.Minute); return err },
+		get: func(c *Config) string { return c.SessionTTL.String() }},
+	{name: "shutdown-drain", def: "5s", help: "time between /readyz turning 503 and closing the listener",
+		set: func(c *Config, v string) (err error) { c.ShutdownDrain, err = parseDuration(v, 0); return err },
+		get: func(c *Config) string { return c.ShutdownDrain.String() }},
+	{name: "lock-wait", def: "5s", help: "how long an operation waits for its object's lock before answering 423",
+		set: func(c *Config, v string) (err error) { c.LockWait, err = parseDuration(v, 0); return err },
+		get: func(c *Config) string { return c.LockWait.String() }},
+	{name: "audit-cap", def: "100000", help: "audit records kept; the oldest go first",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 100 {
+				return errors.New("expected a whole number of at least 100")
+			}
+			c.AuditCap = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(c.AuditCap) }},
+	{name: "log-level", def: "info", help: "trace, debug, info, warn or error",
+		set: func(c *Config, v string) error {
+			switch v {
+			case "trace", "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return errors.New("expected trace, debug, info, warn or error")
+		},
+		get: func(c *Config) string { return c.LogLevel }},
+	{name: "log-format", def: "json", help: "json or console",
+		set: func(c *Config, v string) error {
+			if v != "json" && v != "console" {
+				return errors.New("expected json or console")
+			}
+			c.LogFormat = v
+			return nil
+		},
+		get: func(c *Config) string { return c.LogFormat }},
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func hostPorts(v string) ([]string, error) {
+	list := splitList(v)
+	for _, s := range list {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return nil, fmt.Errorf("%q: expected host:port, comma-separated", s)
+		}
+	}
+	return list, nil
+}

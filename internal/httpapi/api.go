@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swarmops/swarmops/internal/audit"
+	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/store"
+	"github.com/swarmops/swarmops/internal/swarm"
+)
+
+// Deps are what the API calls.
+type Deps struct {
+	Auth     *auth.Service
+	Fleet    *swarm.Fleet
+	Audit    *audit.Log
+	Store    store.Store
+	Metrics  prometheus.Gatherer
+	Instance string
+	// Version and Commit of the build.
+	Version, Commit string
+	SessionTTL      time.Duration
+}
+
+// API is the REST API.
+type API struct {
+	Deps
+	draining atomic.Bool
+}
+
+// New makes the API.
+func New(d Deps) *API { return &API{Deps: d} }
+
+// Drain makes /readyz answer 503 from now on, so load balancers stop
+// sending new requests while in-flight ones finish.
+func (a *API) Drain() { a.draining.Store(true) }
+
+// Ready reports whether this instance should receive traffic.
+func (a *API) Ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errDraining
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return a.Store.Ping(ctx)
+}

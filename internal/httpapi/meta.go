@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/swarmops/swarmops/internal/version"
+)
+
+type statusDTO struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type versionDTO struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Store    string `json:"store"`
+	API      string `json:"api"`
+	Instance string `json:"instance"`
+}
+
+// list is the contract's shape of every list answer.
+type list[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+}
+
+func listOf[T any](items []T) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return list[T]{Items: items, Total: len(items)}
+}
+
+func (a *API) healthz(c *fiber.Ctx) error {
+	return c.JSON(statusDTO{Status: "ok"})
+}
+
+func (a *API) readyz(c *fiber.Ctx) error {
+	if err := a.Ready(c.UserContext()); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(statusDTO{Status: "unavailable", Reason: publicText(err)})
+	}
+	return c.JSON(statusDTO{Status: "ok"})
+}
+
+func (a *API) version(c *fiber.Ctx) error {
+	return c.JSON(versionDTO{Version: a.Version, Commit: a.Commit, Store: a.Store.Kind(), API: version.API, Instance: a.Instance})
+}
+
+func (a *API) metrics(c *fiber.Ctx) error {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))(c)
+}

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+		"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+const (
+	// CookieName is the session cookie.
+	CookieName = "swarmops_session"
+	// HeaderCSRF carries the session's CSRF token on mutating requests.
+	HeaderCSRF = "X-CSRF-Token"
+	// HeaderIdempotencyKey makes a mutating request safe to retry.
+	HeaderIdempotencyKey = "Idempotency-Key"
+
+	localPrincipal = "swarmops.principal"
+)
+
+var errDraining = errs.Unavailable(nil, "this instance is shutting down")
+
+func mutating(method string) bool {
+	switch method {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// authenticate finds the caller by bearer token or session cookie; a
+// session must also show its CSRF token on mutating requests.
+func (a *API) authenticate(c *fiber.Ctx) error {
+	var p auth.Principal
+	var err error
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return errs.Unauthorized("expected Authorization: Bearer <api token>")
+		}
+		p, err = a.Auth.TokenPrincipal(c.UserContext(), strings.TrimSpace(tok))
+	} else {
+		p, err = a.Auth.SessionPrincipal(c.UserContext(), c.Cookies(CookieName))
+		if err == nil && mutating(c.Method()) {
+			got := c.Get(HeaderCSRF)
+			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRFToken)) != 1 {
+				return errs.Forbidden("missing or wrong %s header; send the csrf_token answered at login (also in GET /api/v1/auth/me)", HeaderCSRF)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(localPrincipal, p)
+	httpx.SetUser(c, p.Username)
+	return c.Next()
+}
+
+func principal(c *fiber.Ctx) auth.Principal {
+	p, _ := c.Locals(localPrincipal).(auth.Principal)
+	return p
+}
+
+// requirePerm refuses callers whose role lacks perm.
+func requirePerm(perm auth.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p := principal(c)
+		if !p.Role.Can(perm) {
+			return errs.Forbidden("%s needs role %s; %s is %s", perm, perm.MinRole(), p.Username, p.Role)
+		}
+		return c.Next()
+	}
+}
+
+// clusterParam records the route's cluster for the access log.
+func clusterParam(c *fiber.Ctx) error {
+	if name := c.Params("cluster"); name != "" {
+		httpx.SetCluster(c, name)
+	}
+	return c.Next()
+}
+
+const (
+	idempotencyTTL      = 24 * time.Hour
+	idempotencyClaimTTL = 15 * time.Minute
+)
+
+// idempotent replays the first answer to a repeated Idempotency-Key of the
+// same caller, instead of acting twice.
+func (a *API) idempotent(c *fiber.Ctx) error {
+	key := c.Get(HeaderIdempotencyKey)
+	if key == "" || !mutating(c.Method()) {
+		return c.Next()
+	}
+	if len(key) > 128 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return errs.Invalid(HeaderIdempotencyKey, "expected 1-128 visible ASCII characters, e.g. a UUID")
+	}
+	sum := sha256.Sum256(c.Body())
+	fp := c.Method() + " " + c.Path() + " " + hex.EncodeToString(sum[:])
+	skey := "idem:" + principal(c).Username + ":" + key
+	ctx := c.UserContext()
+	// The claim lives only as long as an operation may run, so a key whose
+	// first request died with its instance frees itself.
+	prev, first, err := a.Store.BeginIdempotent(ctx, skey, fp, idempotencyClaimTTL)
+	if err != nil {
+		return err
+	}
+	if !first {
+		switch {
+		case prev.Fingerprint != fp:
+			return errs.Invalid(HeaderIdempotencyKey, "this key was used for another request; use a new key per request")
+		case !prev.Done:
+			return errs.Conflict("the first request with this Idempotency-Key is still running; retry later")
+		}
+		c.Set("Idempotent-Replayed", "true")
+		c.Set(fiber.HeaderContentType, prev.ContentType)
+		return c.Status(prev.Status).Send(prev.Body)
+	}
+	err = c.Next()
+	if err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	status := c.Response().StatusCode()
+	if status >= 500 || status == fiber.StatusLocked || status == fiber.StatusTooManyRequests {
+		// Nothing (or not certainly anything) was done: let a retry act.
+		if err := a.Store.AbortIdempotent(ctx, skey); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotency key not released; it frees itself after 15m")
+		}
+		return nil
+	}
+	res := store.IdempotentResult{
+		Status: status, ContentType: string(c.Response().Header.ContentType()),
+		Body: append([]byte(nil), c.Response().Body()...), Fingerprint: fp, Done: true,
+	}
+	if err := a.Store.FinishIdempotent(ctx, skey, res, idempotencyTTL); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotent answer not stored; a retry with this key answers 409 until the claim expires")
+	}
+	return nil
+}

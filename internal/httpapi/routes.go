@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/swarmops/swarmops/internal/auth"
+)
+
+// route is one entry of the API: how it is reached, who may call it, and
+// what the OpenAPI document says of it.
+type route struct {
+	Method  string
+	Path    string           // fiber syntax: /clusters/:cluster
+	Perm    *auth.Permission // nil: no authentication
+	Handler fiber.Handler
+	Summary string
+	Query   []string // documented query parameters
+	Body    any      // request body type, nil when none
+	Answer  any      // success body type; nil: none; text: a string
+	Status  int      // success status; 200 when 0
+}
+
+func perm(p auth.Permission) *auth.Permission { return &p }
+
+// text marks a route answering text/plain (or a stream).
+type text string
+
+// routes is every route of the API.
+func (a *API) routes() []route {
+	const (
+		get, post, patch, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPatch, fiber.MethodDelete
+		cl                    = "/api/v1/clusters/:cluster"
+	)
+	return []route{
+		// Health and meta.
+		{get, "/healthz", nil, a.healthz, "Liveness: the process serves", nil, nil, statusDTO{}, 0},
+		{get, "/readyz", nil, a.readyz, "Readiness: the store answers and the instance is not draining", nil, nil, statusDTO{}, 0},
+		{get, "/metrics", nil, a.metrics, "Prometheus metrics", nil, nil, text(""), 0},
+		{get, "/api/v1/openapi.json", nil, a.openapi, "This document", nil, nil, map[string]any{}, 0},
+		{get, "/api/v1/version", nil, a.version, "Build and store of this instance", nil, nil, versionDTO{}, 0},
+
+		// Auth, tokens, users.
+		{post, "/api/v1/auth/login", nil, a.login, "Log in; sets the session cookie", nil, loginReq{}, loginDTO{}, 0},
+		{post, "/api/v1/auth/logout", perm(auth.Authenticated), a.logout, "End this session on every instance", nil, nil, nil, 204},
+		{get, "/api/v1/auth/me", perm(auth.Authenticated), a.me, "The current user", nil, nil, meDTO{}, 0},
+		{get, "/api/v1/tokens", perm(auth.OwnTokens), a.listTokens, "Own API tokens", nil, nil, list[tokenDTO]{}, 0},
+		{post, "/api/v1/tokens", perm(auth.OwnTokens), a.createToken, "Create an API token; its text is answered once", nil, tokenReq{}, newTokenDTO{}, 201},
+		{del, "/api/v1/tokens/:name", perm(auth.OwnTokens), a.deleteToken, "Revoke an own API token", nil, nil, nil, 204},
+		{get, "/api/v1/users", perm(auth.UserManage), a.listUsers, "Users", nil, nil, list[userDTO]{}, 0},
+		{post, "/api/v1/users", perm(auth.UserManage), a.createUser, "Create a user", nil, userReq{}, userDTO{}, 201},
+		{patch, "/api/v1/users/:username", perm(auth.UserManage), a.updateUser, "Change a user's role or password (a new password ends their sessions)", nil, userPatch{}, userDTO{}, 0},
+		{del, "/api/v1/users/:username", perm(auth.UserManage), a.deleteUser, "Remove a user with their sessions and tokens", nil, nil, nil, 204},
+
+		// Clusters.
+		{get, "/api/v1/clusters", perm(auth.ClusterRead), a.listClusters, "Registered clusters", []string{"health", "q", "label"}, nil, list[clusterDTO]{}, 0},
+		{post, "/api/v1/clusters", perm(auth.ClusterManage), a.createCluster, "Register a swarm by a manager's endpoint", nil, clusterReq{}, clusterDTO{}, 201},
+		{post, "/api/v1/clusters/init", perm(auth.ClusterManage), a.initCluster, "Run swarm init on an engine and register the new swarm", nil, initReq{}, clusterDTO{}, 201},
+		{get, cl, perm(auth.ClusterRead), a.getCluster, "A cluster with its health", nil, nil, clusterDTO{}, 0},
+		{patch, cl, perm(auth.ClusterManage), a.updateCluster, "Change endpoints, TLS, labels or the default mark", nil, clusterPatch{}, clusterDTO{}, 0},
+		{del, cl, perm(auth.ClusterManage), a.deleteCluster, "Forget a cluster (the swarm is untouched)", nil, nil, nil, 204},
+		{post, cl + "/refresh", perm(auth.ClusterManage), a.refreshCluster, "Re-discover the swarm's managers", nil, nil, clusterDTO{}, 0},
+		{get, cl + "/health", perm(auth.ClusterRead), a.clusterHealth, "Probe the cluster now", nil, nil, healthDTO{}, 0},
+		{get, cl + "/join-tokens", perm(auth.JoinTokens), a.joinTokens, "Join tokens and a manager address", nil, nil, joinTokensDTO{}, 0},
+		{post, cl + "/join-tokens/rotate", perm(auth.JoinTokens), a.rotateJoinToken, "Replace the worker or manager join token", nil, rotateReq{}, joinTokensDTO{}, 0},
+
+		// Audit.
+		{get, "/api/v1/audit", perm(auth.AuditRead), a.listAudit, "Audit records, newest first", []string{"cluster", "user", "action", "since", "limit"}, nil, list[auditDTO]{}, 0},
+	}
+}
+
+// Register adds every route to app.
+func (a *API) Register(app *fiber.App) {
+	for _, r := range a.routes() {
+		handlers := []fiber.Handler{clusterParam}
+		if r.Perm != nil {
+			handlers = append(handlers, a.authenticate, requirePerm(*r.Perm), a.idempotent)
+		}
+		handlers = append(handlers, r.Handler)
+		app.Add(r.Method, r.Path, handlers...)
+	}
+	app.Use("/api/", func(c *fiber.Ctx) error {
+		return fiber.NewError(fiber.StatusNotFound, "no route "+c.Method()+" "+c.Path()+"; see /api/v1/openapi.json")
+	})
+}

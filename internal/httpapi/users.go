@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+type loginReq struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type userRefDTO struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
+
+type loginDTO struct {
+	User      userRefDTO `json:"user"`
+	CSRFToken string     `json:"csrf_token"`
+}
+
+type meDTO struct {
+	User      userRefDTO `json:"user"`
+	CSRFToken string     `json:"csrf_token,omitempty"`
+	Via       string     `json:"via"` // session or token
+}
+
+type userDTO struct {
+	Username  string    `json:"username"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toUserDTO(u store.User) userDTO {
+	return userDTO{Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+type userReq struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+type userPatch struct {
+	Role     *string `json:"role"`
+	Password *string `json:"password"`
+}
+
+type tokenReq struct {
+	Name      string `json:"name"`
+	ExpiresIn string `json:"expires_in"`
+}
+
+type tokenDTO struct {
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+type newTokenDTO struct {
+	tokenDTO
+	Token string `json:"token"`
+}
+
+func toTokenDTO(t store.Token) tokenDTO {
+	d := tokenDTO{Name: t.Name, CreatedAt: t.CreatedAt}
+	if !t.ExpiresAt.IsZero() {
+		e := t.ExpiresAt
+		d.ExpiresAt = &e
+	}
+	return d
+}
+
+func (a *API) login(c *fiber.Ctx) error {
+	var req loginReq
+	if err := httpx.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Username == "" || req.Password == "" {
+		return errs.Invalid("username", "username and password are required")
+	}
+	cookie, sess, u, err := a.Auth.Login(c.UserContext(), req.Username, req.Password, httpx.ClientIP(c))
+	if err != nil {
+		return err
+	}
+	httpx.SetUser(c, u.Username)
+	c.Cookie(&fiber.Cookie{
+		Name: CookieName, Value: cookie, Path: "/", Expires: sess.ExpiresAt,
+		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
+	})
+	return c.JSON(loginDTO{User: userRefDTO{u.Username, u.Role}, CSRFToken: sess.CSRFToken})
+}
+
+func (a *API) logout(c *fiber.Ctx) error {
+	if err := a.Auth.Logout(c.UserContext(), principal(c)); err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{
+		Name: CookieName, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
+		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
+	})
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (a *API) me(c *fiber.Ctx) error {
+	p := principal(c)
+	via := "session"
+	if p.Session == "" {
+		via = "token"
+	}
+	return c.JSON(meDTO{User: userRefDTO{p.Username, string(p.Role)}, CSRFToken: p.CSRFToken, Via: via})
+}
+
+func (a *API) listTokens(c *fiber.Ctx) error {
+	ts, err := a.Auth.ListTokens(c.UserContext(), principal(c).Username)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenDTO, len(ts))
+	for i, t := range ts {
+		out[i] = toTokenDTO(t)
+	}
+	return c.JSON(listOf(out))
+}
+
+func (a *API) createToken(c *fiber.Ctx) error {
+	var req tokenReq
+	if err := httpx.BindJSON(c, &req); err != nil {
+		return err
+	}
+	text, t, err := a.Auth.CreateToken(c.UserContext(), principal(c).Username, req.Name, req.ExpiresIn)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(newTokenDTO{tokenDTO: toTokenDTO(t), Token: text})
+}
+
+func (a *API) deleteToken(c *fiber.Ctx) error {
+	if err := a.Auth.DeleteToken(c.UserContext(), principal(c).Username, c.Params("name")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (a *API) listUsers(c *fiber.Ctx) error {
+	us, err := a.Auth.ListUsers(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]userDTO, len(us))
+	for i, u := range us {
+		out[i] = toUserDTO(u)
+	}
+	return c.JSON(listOf(out))
+}
+
+func (a *API) createUser(c *fiber.Ctx) error {
+	var req userReq
+	if err := httpx.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Role == "" {
+		req.Role = string(auth.Viewer)
+	}
+	u, err := a.Auth.CreateUser(c.UserContext(), req.Username, req.Password, req.Role)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toUserDTO(u))
+}
+
+func (a *API) updateUser(c *fiber.Ctx) error {
+	var req userPatch
+	if err := httpx.BindJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := a.Auth.UpdateUser(c.UserContext(), c.Params("username"), auth.UserChange{Role: req.Role, Password: req.Password})
+	if err != nil {
+		return err
+	}
+	return c.JSON(toUserDTO(u))
+}
+
+func (a *API) deleteUser(c *fiber.Ctx) error {
+	if err := a.Auth.DeleteUser(c.UserContext(), c.Params("username")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func publicText(err error) string {
+	_, body, _ := httpx.Classify(err)
+	return body.Message
+}

@@ -1,0 +1,221 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+
+	"github.com/swarmops/swarmops/internal/audit"
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// Fleet is the set of registered swarms and the operations on them.
+type Fleet struct {
+	store   store.Clusters
+	pool    *Pool
+	locks   lock.Locker
+	audit   *audit.Log
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// Options tune a Fleet.
+type Options struct {
+	// EngineTimeout bounds one engine call (streams excepted).
+	EngineTimeout time.Duration
+	Now           func() time.Time
+}
+
+// NewFleet wires the domain.
+func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, opt Options) *Fleet {
+	if opt.EngineTimeout == 0 {
+		opt.EngineTimeout = 10 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now}
+}
+
+// callKind says how a failed call may be retried on another manager.
+type callKind int
+
+const (
+	// read calls are idempotent: any failure to get an answer moves on.
+	read callKind = iota
+	// write calls move on only when the request never reached the engine.
+	write
+	// stream calls are reads without the per-call time limit.
+	stream
+)
+
+// Engine is the client API a domain call uses.
+type Engine = client.APIClient
+
+// do runs fn against the cluster's managers, the one that answered last
+// first, until one answers. It reports the endpoint that answered.
+func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(ctx context.Context, api Engine) error) (string, error) {
+	var failures []string
+	for _, ep := range f.pool.order(c) {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		api, err := f.pool.Client(ep, c.TLS)
+		if err != nil {
+			return "", fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if kind != stream {
+			actx, cancel = context.WithTimeout(ctx, f.timeout)
+		}
+		err = fn(actx, api)
+		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if err == nil {
+			f.pool.markUp(c.Name, ep)
+			return ep, nil
+		}
+		switch failure := classify(err, timedOut); failure {
+		case answered:
+			f.pool.markUp(c.Name, ep)
+			return ep, engineError(err)
+		case notSent, notManager:
+			f.pool.markDown(ep)
+			failures = append(failures, ep+": "+shortCause(err, timedOut))
+		case noAnswer:
+			f.pool.markDown(ep)
+			if kind == write {
+				return ep, errs.Unavailable(err, "manager %s of cluster %q stopped answering during the change; "+
+					"it may or may not have been applied: check its state before retrying", ep, c.Name)
+			}
+			failures = append(failures, ep+": "+shortCause(err, timedOut))
+		}
+	}
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	return "", errs.Unavailable(nil, "no manager of cluster %q answered (%s)", c.Name, strings.Join(failures, "; "))
+}
+
+type failure int
+
+const (
+	answered   failure = iota // the engine answered (maybe with an error)
+	notSent                   // the request never reached the engine
+	notManager                // the engine is no longer a manager, or has no leader
+	noAnswer                  // sent, but no answer came (timeout, reset)
+)
+
+func classify(err error, timedOut bool) failure {
+	var ns *notSentError
+	switch {
+	case errors.As(err, &ns):
+		return notSent
+	case timedOut:
+		return noAnswer
+	case client.IsErrConnectionFailed(err):
+		return noAnswer
+	case cerrdefs.IsUnavailable(err):
+		return notManager
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return noAnswer
+	}
+	return answered
+}
+
+func shortCause(err error, timedOut bool) string {
+	if timedOut {
+		return "no answer in time"
+	}
+	s := err.Error()
+	for _, cut := range []string{"dial tcp ", "dial unix "} {
+		if i := strings.Index(s, cut); i >= 0 {
+			s = s[i:]
+		}
+	}
+	return s
+}
+
+var daemonPrefix = regexp.MustCompile(`^Error response from daemon: `)
+
+// engineMessage is the engine's own text of an error.
+func engineMessage(err error) string {
+	s := daemonPrefix.ReplaceAllString(err.Error(), "")
+	s = strings.TrimPrefix(s, "rpc error: code = Unknown desc = ")
+	return s
+}
+
+// engineError translates an error the engine answered into an errs kind.
+func engineError(err error) error {
+	msg := engineMessage(err)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return errs.NotFound("%s", msg).With(err)
+	case strings.Contains(msg, "update out of sequence"):
+		return errs.Conflict("the object changed since its version was read; read it again and retry").With(err)
+	case cerrdefs.IsConflict(err) || cerrdefs.IsAlreadyExists(err):
+		return errs.Conflict("%s", msg).With(err)
+	case cerrdefs.IsInvalidArgument(err):
+		return errs.Invalid("", "%s", msg).With(err)
+	case cerrdefs.IsUnavailable(err):
+		return errs.Unavailable(err, "%s", msg)
+	}
+	return errs.Engine(err, "%s", msg)
+}
+
+// cluster answers a registered cluster.
+func (f *Fleet) cluster(ctx context.Context, name string) (store.Cluster, error) {
+	c, err := f.store.GetCluster(ctx, name)
+	if errors.Is(err, errs.ErrNotFound) {
+		return store.Cluster{}, errs.NotFound("cluster %q is not registered", name)
+	}
+	if err != nil {
+		return store.Cluster{}, fmt.Errorf("cluster %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// Call runs fn against a manager of the named cluster, failing over as
+// reads do. It is the door for domain code of other packages (stacks).
+func (f *Fleet) Call(ctx context.Context, cluster string, fn func(ctx context.Context, api Engine) error) error {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	_, err = f.do(ctx, c, read, fn)
+	return err
+}
+
+// withLock runs fn holding key's lock; fn's context ends if the lease is
+// lost.
+func (f *Fleet) withLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	lease, err := f.locks.Acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel(errs.Unavailable(nil, "lost the lock on %s; the operation was stopped", key))
+		case <-ctx.Done():
+		}
+	}()
+	if err := fn(ctx); err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() != nil {
+			return cause
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// Health statuses.
+const (
+	Healthy     = "healthy"     // every manager reachable and ready, every node ready
+	Degraded    = "degraded"    // the swarm answers, but something is down
+	Unreachable = "unreachable" // no endpoint answered
+)
+
+// Health is a cluster's state as seen now.
+type Health struct {
+	Status   string `json:"status"`
+	Leader   string `json:"leader"`
+	Managers struct {
+		Total     int `json:"total"`
+		Reachable int `json:"reachable"`
+	} `json:"managers"`
+	Nodes struct {
+		Total int `json:"total"`
+		Ready int `json:"ready"`
+	} `json:"nodes"`
+	EndpointUsed string           `json:"endpoint_used"`
+	CheckedAt    time.Time        `json:"checked_at"`
+	Endpoints    []EndpointHealth `json:"endpoints"`
+	// Problems says in words what keeps the cluster from being healthy.
+	Problems []string `json:"problems"`
+}
+
+// EndpointHealth is one stored endpoint's answer to a ping.
+type EndpointHealth struct {
+	Endpoint  string  `json:"endpoint"`
+	Reachable bool    `json:"reachable"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// ClusterHealth probes one cluster.
+func (f *Fleet) ClusterHealth(ctx context.Context, name string) (Health, error) {
+	c, err := f.cluster(ctx, name)
+	if err != nil {
+		return Health{}, err
+	}
+	return f.health(ctx, c), nil
+}
+
+// HealthOfAll probes every given cluster concurrently; the whole costs
+// about one probe, bounded by the engine timeout.
+func (f *Fleet) HealthOfAll(ctx context.Context, cs []store.Cluster) map[string]Health {
+	out := make(map[string]Health, len(cs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := f.health(ctx, c)
+			mu.Lock()
+			out[c.Name] = h
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// health pings every stored endpoint and, at the same time, lists the
+// nodes through the failover path; the node list tells manager
+// reachability and the leader as the swarm itself sees them.
+func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	h := Health{CheckedAt: f.now().UTC(), Endpoints: make([]EndpointHealth, len(c.Endpoints)), Problems: []string{}}
+
+	var wg sync.WaitGroup
+	for i, ep := range c.Endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.Endpoints[i] = f.ping(ctx, c, ep)
+		}()
+	}
+	var nodes []swarm.Node
+	used, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		nodes, err = api.NodeList(ctx, types.NodeListOptions{})
+		return err
+	})
+	wg.Wait()
+	h.EndpointUsed = used
+	for _, e := range h.Endpoints {
+		if !e.Reachable {
+			h.Problems = append(h.Problems, fmt.Sprintf("endpoint %s: %s", e.Endpoint, e.Error))
+		}
+	}
+	if err != nil {
+		h.Status = Unreachable
+		if used != "" { // an engine answered, with an error (no leader, ...)
+			h.Status = Degraded
+		}
+		h.Problems = append(h.Problems, err.Error())
+		return h
+	}
+	h.Status = Healthy
+	for _, n := range nodes {
+		h.Nodes.Total++
+		ready := n.Status.State == swarm.NodeStateReady
+		if ready {
+			h.Nodes.Ready++
+		} else {
+			h.Problems = append(h.Problems, fmt.Sprintf("node %s (%s) is %s", n.Description.Hostname, n.Status.Addr, n.Status.State))
+		}
+		if m := n.ManagerStatus; m != nil {
+			h.Managers.Total++
+			if m.Reachability == swarm.ReachabilityReachable {
+				h.Managers.Reachable++
+			} else {
+				h.Problems = append(h.Problems, fmt.Sprintf("manager %s (%s) is %s", n.Description.Hostname, m.Addr, m.Reachability))
+			}
+			if m.Leader {
+				h.Leader = m.Addr
+			}
+		}
+	}
+	sort.Strings(h.Problems)
+	if len(h.Problems) > 0 {
+		h.Status = Degraded
+	}
+	return h
+}
+
+func (f *Fleet) ping(ctx context.Context, c store.Cluster, ep string) EndpointHealth {
+	e := EndpointHealth{Endpoint: ep}
+	api, err := f.pool.Client(ep, c.TLS)
+	if err != nil {
+		e.Error = err.Error()
+		return e
+	}
+	start := time.Now()
+	_, err = api.Ping(ctx)
+	e.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		e.Error = shortCause(err, ctx.Err() != nil)
+		return e
+	}
+	e.Reachable = true
+	return e
+}
