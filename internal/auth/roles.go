@@ -48,31 +48,31 @@ func (p Permission) MinRole() Role { return p.min }
 // are the viewer's; changes to workloads the operator's; membership,
 // credentials and users the admin's.
 var (
-	Authenticated    = Permission{"authenticated", Viewer}
-	ClusterRead      = Permission{"cluster.read", Viewer}
-	ClusterManage    = Permission{"cluster.manage", Admin}
-	JoinTokens       = Permission{"cluster.join_tokens", Admin}
-	NodeRead         = Permission{"node.read", Viewer}
-	NodeUpdate       = Permission{"node.update", Operator} // availability and labels
-	NodeManage       = Permission{"node.manage", Admin}    // role, join, leave, remove
-	ServiceRead      = Permission{"service.read", Viewer}
-	ServiceWrite     = Permission{"service.write", Operator}
-	TaskRead         = Permission{"task.read", Viewer}
-	NetworkRead      = Permission{"network.read", Viewer}
-	NetworkWrite     = Permission{"network.write", Operator}
-	SecretRead       = Permission{"secret.read", Viewer} // metadata only; data is never readable
-	SecretWrite      = Permission{"secret.write", Operator}
-	ConfigRead       = Permission{"config.read", Viewer}
-	ConfigWrite      = Permission{"config.write", Operator}
-	StackRead        = Permission{"stack.read", Viewer}
-	StackWrite       = Permission{"stack.write", Operator}
-	EventRead        = Permission{"event.read", Viewer}
-	RegistryRead     = Permission{"registry.read", Viewer}
-	RegistryWrite    = Permission{"registry.write", Operator} // delete tags
-	RegistryManage   = Permission{"registry.manage", Admin}
-	UserManage       = Permission{"user.manage", Admin}
-	AuditRead        = Permission{"audit.read", Admin}
-	OwnTokens        = Permission{"token.own", Viewer}
+	Authenticated  = Permission{"authenticated", Viewer}
+	ClusterRead    = Permission{"cluster.read", Viewer}
+	ClusterManage  = Permission{"cluster.manage", Admin}
+	JoinTokens     = Permission{"cluster.join_tokens", Admin}
+	NodeRead       = Permission{"node.read", Viewer}
+	NodeUpdate     = Permission{"node.update", Operator} // availability and labels
+	NodeManage     = Permission{"node.manage", Admin}    // role, join, leave, remove
+	ServiceRead    = Permission{"service.read", Viewer}
+	ServiceWrite   = Permission{"service.write", Operator}
+	TaskRead       = Permission{"task.read", Viewer}
+	NetworkRead    = Permission{"network.read", Viewer}
+	NetworkWrite   = Permission{"network.write", Operator}
+	SecretRead     = Permission{"secret.read", Viewer} // metadata only; data is never readable
+	SecretWrite    = Permission{"secret.write", Operator}
+	ConfigRead     = Permission{"config.read", Viewer}
+	ConfigWrite    = Permission{"config.write", Operator}
+	StackRead      = Permission{"stack.read", Viewer}
+	StackWrite     = Permission{"stack.write", Operator}
+	EventRead      = Permission{"event.read", Viewer}
+	RegistryRead   = Permission{"registry.read", Viewer}
+	RegistryWrite  = Permission{"registry.write", Operator} // delete tags
+	RegistryManage = Permission{"registry.manage", Admin}
+	UserManage     = Permission{"user.manage", Admin}
+	AuditRead      = Permission{"audit.read", Admin}
+	OwnTokens      = Permission{"token.own", Viewer}
 )
 
 // Can reports whether r holds p.

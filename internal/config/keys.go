@@ -113,7 +113,10 @@ var keys = []key{
 		},
 		get: func(c *Config) string { return c.LocalEndpoint }},
 	{name: "engine-timeout", def: "10s", help: "time limit of one engine call (streams excepted)",
-		set: func(c *Config, v string) (err error) { c.EngineTimeout, err = parseDuration(v, 100*time.Millisecond); return err },
+		set: func(c *Config, v string) (err error) {
+			c.EngineTimeout, err = parseDuration(v, 100*time.Millisecond)
+			return err
+		},
 		get: func(c *Config) string { return c.EngineTimeout.String() }},
 	{name: "instance-id", help: "this instance's name, sent as X-SwarmOps-Instance (default: hostname)",
 		set: func(c *Config, v string) error { c.InstanceID = v; return nil },

@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
