@@ -1,0 +1,184 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// counter is a throttle entry: failures since the window began.
+type counter struct {
+	Count     int       `json:"count"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// idemEntry is an idempotency key's claim or answer.
+type idemEntry struct {
+	Result    store.IdempotentResult `json:"result"`
+	ExpiresAt time.Time              `json:"expires_at"`
+}
+
+// CreateSession stores sess until its ExpiresAt; errs.ErrConflict when the
+// id is taken.
+func (s *Store) CreateSession(_ context.Context, sess store.Session) error {
+	return s.update("create session", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var old store.Session
+		ok, err := getJSON(b, []byte(sess.ID), &old)
+		if err != nil {
+			return err
+		}
+		if ok && s.now().Before(old.ExpiresAt) {
+			return errs.Conflict("session already exists")
+		}
+		return putJSON(b, []byte(sess.ID), sess)
+	})
+}
+
+// GetSession answers the unexpired session id.
+func (s *Store) GetSession(_ context.Context, id string) (store.Session, error) {
+	var sess store.Session
+	err := s.view("get session", func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketSessions), []byte(id), &sess)
+		if err == nil && (!ok || !s.now().Before(sess.ExpiresAt)) {
+			err = errs.NotFound("session not found")
+		}
+		return err
+	})
+	return sess, err
+}
+
+// TouchSession moves the idle deadline of the unexpired session id.
+func (s *Store) TouchSession(_ context.Context, id string, expiresAt time.Time) error {
+	return s.update("touch session", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var sess store.Session
+		ok, err := getJSON(b, []byte(id), &sess)
+		if err != nil {
+			return err
+		}
+		if !ok || !s.now().Before(sess.ExpiresAt) {
+			return errs.NotFound("session not found")
+		}
+		sess.ExpiresAt = expiresAt
+		return putJSON(b, []byte(id), sess)
+	})
+}
+
+// DeleteSession ends session id; an unknown id is not an error.
+func (s *Store) DeleteSession(_ context.Context, id string) error {
+	return s.update("delete session", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Delete([]byte(id))
+	})
+}
+
+// DeleteUserSessions ends every session of username.
+func (s *Store) DeleteUserSessions(_ context.Context, username string) error {
+	return s.update("delete user sessions", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var ids [][]byte
+		err := b.ForEach(func(id, data []byte) error {
+			var sess store.Session
+			if err := json.Unmarshal(data, &sess); err != nil {
+				return err
+			}
+			if sess.Username == username {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := b.Delete(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AddFailure counts a failure for key and answers the count within the
+// window that began with the first one.
+func (s *Store) AddFailure(_ context.Context, key string, window time.Duration) (int, error) {
+	var c counter
+	err := s.update("add failure", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketThrottle)
+		now := s.now()
+		if _, err := getJSON(b, []byte(key), &c); err != nil {
+			return err
+		}
+		if !now.Before(c.ExpiresAt) {
+			c = counter{ExpiresAt: now.Add(window)}
+		}
+		c.Count++
+		return putJSON(b, []byte(key), c)
+	})
+	return c.Count, err
+}
+
+// Failures answers key's count in its current window, 0 when none.
+func (s *Store) Failures(_ context.Context, key string) (int, error) {
+	var c counter
+	err := s.view("get failures", func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketThrottle), []byte(key), &c)
+		return err
+	})
+	if err != nil || !s.now().Before(c.ExpiresAt) {
+		return 0, err
+	}
+	return c.Count, nil
+}
+
+// ResetFailures forgets key's failures.
+func (s *Store) ResetFailures(_ context.Context, key string) error {
+	return s.update("reset failures", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketThrottle).Delete([]byte(key))
+	})
+}
+
+// BeginIdempotent claims key for ttl, or answers what the key holds.
+func (s *Store) BeginIdempotent(_ context.Context, key, fingerprint string, ttl time.Duration) (store.IdempotentResult, bool, error) {
+	var (
+		e     idemEntry
+		first bool
+	)
+	err := s.update("begin idempotent request", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIdem)
+		now := s.now()
+		ok, err := getJSON(b, []byte(key), &e)
+		if err != nil || (ok && now.Before(e.ExpiresAt)) {
+			return err
+		}
+		first = true
+		return putJSON(b, []byte(key), idemEntry{
+			Result:    store.IdempotentResult{Fingerprint: fingerprint},
+			ExpiresAt: now.Add(ttl),
+		})
+	})
+	if err != nil || first {
+		return store.IdempotentResult{}, first, err
+	}
+	return e.Result, false, nil
+}
+
+// FinishIdempotent stores r, marked done, as key's answer for ttl.
+func (s *Store) FinishIdempotent(_ context.Context, key string, r store.IdempotentResult, ttl time.Duration) error {
+	r.Done = true
+	return s.update("finish idempotent request", func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketIdem), []byte(key), idemEntry{Result: r, ExpiresAt: s.now().Add(ttl)})
+	})
+}
+
+// AbortIdempotent forgets key.
+func (s *Store) AbortIdempotent(_ context.Context, key string) error {
+	return s.update("abort idempotent request", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIdem).Delete([]byte(key))
+	})
+}

@@ -1,0 +1,103 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// ConnOptions says how to reach Redis.
+type ConnOptions struct {
+	// URL is redis://[:password@]host:port/db, rediss://... for TLS or
+	// unix:///path/to/socket?db=N. With Sentinels, only its password,
+	// database and TLS are used.
+	URL string
+	// Password, when set, overrides the URL's.
+	Password string
+	// Sentinels are Sentinel host:port addresses; with them, Master names
+	// the monitored master to follow.
+	Sentinels []string
+	Master    string
+}
+
+// connectCheck bounds Connect's first contact with Redis.
+const connectCheck = 3 * time.Second
+
+// Connect builds a client from o. A Redis that does not answer yet is not
+// an error (calls fail with errs.ErrUnavailable until it does, see
+// Store.Ping), but one that refuses the credentials is: waiting cannot fix
+// that. Error messages never contain the password.
+func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error) {
+	opt := &goredis.Options{}
+	if o.URL != "" {
+		var err error
+		if opt, err = goredis.ParseURL(o.URL); err != nil {
+			return nil, fmt.Errorf("redis url %s: %w", redactURL(o.URL), redactParseError(o.URL, err))
+		}
+	} else if len(o.Sentinels) == 0 {
+		return nil, errors.New("redis: a URL or Sentinel addresses are required")
+	}
+	if o.Password != "" {
+		opt.Password = o.Password
+	}
+
+	var (
+		c    goredis.UniversalClient
+		addr = opt.Addr
+	)
+	if len(o.Sentinels) > 0 {
+		if o.Master == "" {
+			return nil, errors.New("redis: Sentinel mode needs the master's name")
+		}
+		addr = fmt.Sprintf("master %q via sentinels %s", o.Master, strings.Join(o.Sentinels, ","))
+		c = goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName:    o.Master,
+			SentinelAddrs: o.Sentinels,
+			Username:      opt.Username,
+			Password:      opt.Password,
+			DB:            opt.DB,
+			TLSConfig:     opt.TLSConfig,
+		})
+	} else {
+		c = goredis.NewClient(opt)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, connectCheck)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); goredis.IsAuthError(err) {
+		c.Close()
+		return nil, fmt.Errorf("redis at %s refused the credentials: %w", addr, err)
+	}
+	return c, nil
+}
+
+// redactURL answers raw with its password replaced, for messages.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return raw
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
+// redactParseError drops the text of a URL parse error that might quote
+// the password: net/url quotes the whole URL, and a password with a "/" or
+// "#" in it is read as part of the host.
+func redactParseError(raw string, err error) error {
+	var uerr *url.Error
+	if strings.Contains(raw, "@") || errors.As(err, &uerr) {
+		return errors.New("not a valid URL (redis://[:password@]host:port/db, rediss://... or unix:///path; " +
+			"percent-encode special characters in the password)")
+	}
+	return err
+}

@@ -1,0 +1,13 @@
+// Package redis implements store.Store over a shared Redis, so any number of
+// SwarmOps instances see one state. Every key lives under a prefix
+// ("swarmops:" by default). Creates are atomic across instances (SET NX in
+// small Lua scripts), sessions and idempotency keys expire through Redis
+// TTLs, the audit log is a capped stream.
+//
+// Connect builds the go-redis client from configuration (URL, password,
+// Sentinel); a Redis that is down at start only makes calls fail with
+// errs.ErrUnavailable until it is back, and go-redis reconnects by itself.
+//
+// redis imports go-redis and the store and errs packages only: no bbolt,
+// no redsync, no transport, no Docker type.
+package redis

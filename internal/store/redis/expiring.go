@@ -1,0 +1,186 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// putSessionScript writes a session (KEYS[1]) with a TTL, NX or XX as
+// ARGV[6] says, and keeps its user's index (KEYS[2], a sorted set of ids
+// scored by expiry) pruned of expired ids and alive as long as its last
+// session.
+var putSessionScript = goredis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], ARGV[6]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
+return 1`)
+
+// addFailureScript counts a failure; the first one of a window starts the
+// window's TTL.
+var addFailureScript = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`)
+
+func (s *Store) sessionKey(id string) string         { return s.key("session", id) }
+func (s *Store) userSessions(username string) string { return s.key("user-sessions", username) }
+
+// putSession writes sess if mode ("NX" or "XX") allows, and reports whether
+// it did. A session already expired lives a millisecond (GetSession never
+// answers it anyway), so NX and XX keep their meaning.
+func (s *Store) putSession(ctx context.Context, sess store.Session, mode string) (bool, error) {
+	now := time.Now()
+	ttl := max(sess.ExpiresAt.Sub(now).Milliseconds(), 1)
+	data, err := encode(sess)
+	if err != nil {
+		return false, err
+	}
+	keys := []string{s.sessionKey(sess.ID), s.userSessions(sess.Username)}
+	return putSessionScript.Run(ctx, s.c, keys, data, ttl, sess.ID,
+		sess.ExpiresAt.UnixMilli(), now.UnixMilli(), mode).Bool()
+}
+
+// CreateSession stores sess until its ExpiresAt; errs.ErrConflict when the
+// id is taken.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	ok, err := s.putSession(ctx, sess, "NX")
+	if err != nil {
+		return s.fail("create session", err)
+	}
+	if !ok {
+		return errs.Conflict("session already exists")
+	}
+	return nil
+}
+
+// GetSession answers the unexpired session id.
+func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
+	data, err := s.c.Get(ctx, s.sessionKey(id)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.Session{}, errs.NotFound("session not found")
+	}
+	if err != nil {
+		return store.Session{}, s.fail("get session", err)
+	}
+	sess, err := decode[store.Session](data)
+	if err != nil {
+		return sess, fmt.Errorf("get session: %w", err)
+	}
+	if !time.Now().Before(sess.ExpiresAt) {
+		return store.Session{}, errs.NotFound("session not found")
+	}
+	return sess, nil
+}
+
+// TouchSession moves the idle deadline of the unexpired session id.
+func (s *Store) TouchSession(ctx context.Context, id string, expiresAt time.Time) error {
+	sess, err := s.GetSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	sess.ExpiresAt = expiresAt
+	ok, err := s.putSession(ctx, sess, "XX")
+	if err != nil {
+		return s.fail("touch session", err)
+	}
+	if !ok {
+		return errs.NotFound("session not found")
+	}
+	return nil
+}
+
+// DeleteSession ends session id; an unknown id is not an error. Its id
+// stays in the user's index until it would have expired.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.fail("delete session", s.c.Del(ctx, s.sessionKey(id)).Err())
+}
+
+// DeleteUserSessions ends every session of username.
+func (s *Store) DeleteUserSessions(ctx context.Context, username string) error {
+	const op = "delete user sessions"
+	index := s.userSessions(username)
+	ids, err := s.c.ZRange(ctx, index, 0, -1).Result()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	keys := []string{index}
+	for _, id := range ids {
+		keys = append(keys, s.sessionKey(id))
+	}
+	return s.fail(op, s.c.Del(ctx, keys...).Err())
+}
+
+// AddFailure counts a failure for key and answers the count within the
+// window that began with the first one.
+func (s *Store) AddFailure(ctx context.Context, key string, window time.Duration) (int, error) {
+	n, err := addFailureScript.Run(ctx, s.c, []string{s.key("throttle", key)}, window.Milliseconds()).Int()
+	return n, s.fail("add failure", err)
+}
+
+// Failures answers key's count in its current window, 0 when none.
+func (s *Store) Failures(ctx context.Context, key string) (int, error) {
+	n, err := s.c.Get(ctx, s.key("throttle", key)).Int()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	return n, s.fail("get failures", err)
+}
+
+// ResetFailures forgets key's failures.
+func (s *Store) ResetFailures(ctx context.Context, key string) error {
+	return s.fail("reset failures", s.c.Del(ctx, s.key("throttle", key)).Err())
+}
+
+// BeginIdempotent claims key for ttl, or answers what the key holds.
+func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (store.IdempotentResult, bool, error) {
+	const op = "begin idempotent request"
+	claim, err := encode(store.IdempotentResult{Fingerprint: fingerprint})
+	if err != nil {
+		return store.IdempotentResult{}, false, fmt.Errorf("%s: %w", op, err)
+	}
+	k := s.key("idempotency", key)
+	// The claim can expire between SET NX and GET; then claim again.
+	for range 3 {
+		first, err := s.c.SetNX(ctx, k, claim, ttl).Result()
+		if err != nil || first {
+			return store.IdempotentResult{}, first, s.fail(op, err)
+		}
+		data, err := s.c.Get(ctx, k).Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			return store.IdempotentResult{}, false, s.fail(op, err)
+		}
+		r, err := decode[store.IdempotentResult](data)
+		if err != nil {
+			return r, false, fmt.Errorf("%s: %w", op, err)
+		}
+		return r, false, nil
+	}
+	return store.IdempotentResult{}, false, fmt.Errorf("%s: key %q keeps expiring", op, key)
+}
+
+// FinishIdempotent stores r, marked done, as key's answer for ttl.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, r store.IdempotentResult, ttl time.Duration) error {
+	r.Done = true
+	data, err := encode(r)
+	if err != nil {
+		return fmt.Errorf("finish idempotent request: %w", err)
+	}
+	return s.fail("finish idempotent request", s.c.Set(ctx, s.key("idempotency", key), data, ttl).Err())
+}
+
+// AbortIdempotent forgets key.
+func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
+	return s.fail("abort idempotent request", s.c.Del(ctx, s.key("idempotency", key)).Err())
+}

@@ -1,0 +1,340 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// named is a family of records keyed by a unique name: <prefix><noun>:<name>
+// holds the JSON, the set <prefix><index> the names.
+type named struct {
+	noun  string
+	index string
+}
+
+var (
+	clusters   = named{"cluster", "clusters"}
+	users      = named{"user", "users"}
+	registries = named{"registry", "registries"}
+)
+
+// createScript stores a record unless its key exists, and indexes its name.
+var createScript = goredis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`)
+
+// deleteScript removes a record and its name, and the default mark
+// (KEYS[3], if given) when it names the record.
+var deleteScript = goredis.NewScript(`
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1`)
+
+// setDefaultScript marks an existing cluster as the default.
+var setDefaultScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1`)
+
+func create(ctx context.Context, s *Store, n named, name string, v any) error {
+	op := "create " + n.noun
+	data, err := encode(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	ok, err := createScript.Run(ctx, s.c, []string{s.key(n.noun, name), s.key(n.index)}, data, name).Bool()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if !ok {
+		return errs.Conflict("%s %q already exists", n.noun, name)
+	}
+	return nil
+}
+
+func get[T any](ctx context.Context, s *Store, n named, name string) (T, error) {
+	var v T
+	data, err := s.c.Get(ctx, s.key(n.noun, name)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return v, errs.NotFound("%s %q not found", n.noun, name)
+	}
+	if err != nil {
+		return v, s.fail("get "+n.noun, err)
+	}
+	v, err = decode[T](data)
+	if err != nil {
+		return v, fmt.Errorf("get %s %q: %w", n.noun, name, err)
+	}
+	return v, nil
+}
+
+// list answers every record sorted by name; a name whose record vanished
+// meanwhile is skipped.
+func list[T any](ctx context.Context, s *Store, n named) ([]T, error) {
+	op := "list " + n.noun
+	names, err := s.c.SMembers(ctx, s.key(n.index)).Result()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	slices.Sort(names)
+	keys := make([]string, len(names))
+	for i, name := range names {
+		keys[i] = s.key(n.noun, name)
+	}
+	return mget[T](ctx, s, op, keys)
+}
+
+// mget answers the decoded values of keys in order, skipping missing ones.
+func mget[T any](ctx context.Context, s *Store, op string, keys []string) ([]T, error) {
+	out := make([]T, 0, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := s.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	for _, val := range vals {
+		data, ok := val.(string)
+		if !ok {
+			continue
+		}
+		v, err := decode[T](data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func replace(ctx context.Context, s *Store, n named, name string, v any) error {
+	op := "update " + n.noun
+	data, err := encode(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	ok, err := s.c.SetXX(ctx, s.key(n.noun, name), data, 0).Result()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if !ok {
+		return errs.NotFound("%s %q not found", n.noun, name)
+	}
+	return nil
+}
+
+func remove(ctx context.Context, s *Store, n named, name string, extraKeys ...string) error {
+	keys := append([]string{s.key(n.noun, name), s.key(n.index)}, extraKeys...)
+	ok, err := deleteScript.Run(ctx, s.c, keys, name).Bool()
+	if err != nil {
+		return s.fail("delete "+n.noun, err)
+	}
+	if !ok {
+		return errs.NotFound("%s %q not found", n.noun, name)
+	}
+	return nil
+}
+
+// CreateCluster stores c; errs.ErrConflict when the name is taken.
+func (s *Store) CreateCluster(ctx context.Context, c store.Cluster) error {
+	return create(ctx, s, clusters, c.Name, c)
+}
+
+// GetCluster answers the cluster called name.
+func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
+	return get[store.Cluster](ctx, s, clusters, name)
+}
+
+// ListClusters answers every cluster sorted by name.
+func (s *Store) ListClusters(ctx context.Context) ([]store.Cluster, error) {
+	return list[store.Cluster](ctx, s, clusters)
+}
+
+// UpdateCluster replaces the stored cluster of c's name.
+func (s *Store) UpdateCluster(ctx context.Context, c store.Cluster) error {
+	return replace(ctx, s, clusters, c.Name, c)
+}
+
+// DeleteCluster removes the cluster and clears the default mark it held.
+func (s *Store) DeleteCluster(ctx context.Context, name string) error {
+	return remove(ctx, s, clusters, name, s.key("default-cluster"))
+}
+
+// DefaultCluster answers the default cluster's name, "" when none is set.
+func (s *Store) DefaultCluster(ctx context.Context) (string, error) {
+	name, err := s.c.Get(ctx, s.key("default-cluster")).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return name, s.fail("get default cluster", err)
+}
+
+// SetDefaultCluster marks name as the default; "" clears the mark.
+func (s *Store) SetDefaultCluster(ctx context.Context, name string) error {
+	const op = "set default cluster"
+	if name == "" {
+		return s.fail(op, s.c.Del(ctx, s.key("default-cluster")).Err())
+	}
+	ok, err := setDefaultScript.Run(ctx, s.c, []string{s.key(clusters.noun, name), s.key("default-cluster")}, name).Bool()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if !ok {
+		return errs.NotFound("cluster %q not found", name)
+	}
+	return nil
+}
+
+// CreateUser stores u; errs.ErrConflict when the username is taken.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return create(ctx, s, users, u.Username, u)
+}
+
+// GetUser answers the user called username.
+func (s *Store) GetUser(ctx context.Context, username string) (store.User, error) {
+	return get[store.User](ctx, s, users, username)
+}
+
+// ListUsers answers every user sorted by username.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	return list[store.User](ctx, s, users)
+}
+
+// UpdateUser replaces the stored user of u's username.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return replace(ctx, s, users, u.Username, u)
+}
+
+// DeleteUser removes the user (not its sessions or tokens).
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	return remove(ctx, s, users, username)
+}
+
+// CreateRegistry stores r; errs.ErrConflict when the name is taken.
+func (s *Store) CreateRegistry(ctx context.Context, r store.Registry) error {
+	return create(ctx, s, registries, r.Name, r)
+}
+
+// GetRegistry answers the registry called name.
+func (s *Store) GetRegistry(ctx context.Context, name string) (store.Registry, error) {
+	return get[store.Registry](ctx, s, registries, name)
+}
+
+// ListRegistries answers every registry sorted by name.
+func (s *Store) ListRegistries(ctx context.Context) ([]store.Registry, error) {
+	return list[store.Registry](ctx, s, registries)
+}
+
+// DeleteRegistry removes the registry called name.
+func (s *Store) DeleteRegistry(ctx context.Context, name string) error {
+	return remove(ctx, s, registries, name)
+}
+
+// createTokenScript stores a token (KEYS[1]) unless its user's name map
+// (KEYS[2]) has the name (0) or the hash is known (-1).
+var createTokenScript = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return -1 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`)
+
+// tokenNames is the key of the hash mapping username's token names to
+// their hashes.
+func (s *Store) tokenNames(username string) string { return s.key("user-tokens", username) }
+
+// CreateToken stores t; errs.ErrConflict when its user has a token of that
+// name or the hash is already known.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	data, err := encode(t)
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	keys := []string{s.key("token", t.Hash), s.tokenNames(t.Username)}
+	n, err := createTokenScript.Run(ctx, s.c, keys, data, t.Name, t.Hash).Int()
+	switch {
+	case err != nil:
+		return s.fail("create token", err)
+	case n == 0:
+		return errs.Conflict("token %q of user %q already exists", t.Name, t.Username)
+	case n < 0:
+		return errs.Conflict("token already exists")
+	}
+	return nil
+}
+
+// GetTokenByHash answers the token whose text hashes to hash. Expiry is
+// the caller's to check.
+func (s *Store) GetTokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	data, err := s.c.Get(ctx, s.key("token", hash)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.Token{}, errs.NotFound("token not found")
+	}
+	if err != nil {
+		return store.Token{}, s.fail("get token", err)
+	}
+	t, err := decode[store.Token](data)
+	if err != nil {
+		return t, fmt.Errorf("get token: %w", err)
+	}
+	return t, nil
+}
+
+// ListTokens answers username's tokens sorted by name.
+func (s *Store) ListTokens(ctx context.Context, username string) ([]store.Token, error) {
+	byName, err := s.c.HGetAll(ctx, s.tokenNames(username)).Result()
+	if err != nil {
+		return nil, s.fail("list tokens", err)
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	keys := make([]string, len(names))
+	for i, name := range names {
+		keys[i] = s.key("token", byName[name])
+	}
+	return mget[store.Token](ctx, s, "list tokens", keys)
+}
+
+// DeleteToken revokes username's token called name.
+func (s *Store) DeleteToken(ctx context.Context, username, name string) error {
+	const op = "delete token"
+	hash, err := s.c.HGet(ctx, s.tokenNames(username), name).Result()
+	if errors.Is(err, goredis.Nil) {
+		return errs.NotFound("token %q of user %q not found", name, username)
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, s.key("token", hash))
+		p.HDel(ctx, s.tokenNames(username), name)
+		return nil
+	})
+	return s.fail(op, err)
+}
+
+// DeleteUserTokens revokes every token of username.
+func (s *Store) DeleteUserTokens(ctx context.Context, username string) error {
+	const op = "delete user tokens"
+	hashes, err := s.c.HVals(ctx, s.tokenNames(username)).Result()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	keys := []string{s.tokenNames(username)}
+	for _, h := range hashes {
+		keys = append(keys, s.key("token", h))
+	}
+	return s.fail(op, s.c.Del(ctx, keys...).Err())
+}
