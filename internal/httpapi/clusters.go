@@ -107,13 +107,13 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	match, err := filters(c)
+	f, err := listFilter(c)
 	if err != nil {
 		return err
 	}
 	var kept []store.Cluster
 	for _, cl := range all {
-		if match(cl.Name, cl.Labels) {
+		if f.Match(cl.Name, cl.Labels) {
 			kept = append(kept, cl)
 		}
 	}
@@ -130,33 +130,6 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 		out = append(out, toClusterDTO(cl, cl.Name == def, h))
 	}
 	return c.JSON(listOf(out))
-}
-
-// filters reads ?q=substring and ?label=k=v (repeatable) into a matcher.
-func filters(c *fiber.Ctx) (func(name string, labels map[string]string) bool, error) {
-	q := c.Query("q")
-	type kv struct{ k, v string }
-	var want []kv
-	for _, raw := range c.Context().QueryArgs().PeekMulti("label") {
-		k, v, ok := strings.Cut(string(raw), "=")
-		if k == "" {
-			return nil, errs.Invalid("label", "expected key=value or key")
-		}
-		want = append(want, kv{k, v})
-		_ = ok
-	}
-	return func(name string, labels map[string]string) bool {
-		if q != "" && !strings.Contains(name, q) {
-			return false
-		}
-		for _, w := range want {
-			got, ok := labels[w.k]
-			if !ok || (w.v != "" && got != w.v) {
-				return false
-			}
-		}
-		return true
-	}, nil
 }
 
 func (a *API) createCluster(c *fiber.Ctx) error {

@@ -5,6 +5,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/version"
 )
 
@@ -51,4 +52,17 @@ func (a *API) version(c *fiber.Ctx) error {
 
 func (a *API) metrics(c *fiber.Ctx) error {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}))(c)
+}
+
+// listFilter reads ?q=substring and ?label=k=v (repeatable).
+func listFilter(c *fiber.Ctx) (swarm.Filter, error) {
+	var raw []string
+	for _, b := range c.Context().QueryArgs().PeekMulti("label") {
+		raw = append(raw, string(b))
+	}
+	labels, err := swarm.ParseLabelFilters(raw)
+	if err != nil {
+		return swarm.Filter{}, err
+	}
+	return swarm.Filter{Q: c.Query("q"), Labels: labels}, nil
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -30,7 +31,8 @@ import (
 	"github.com/swarmops/swarmops/internal/version"
 )
 
-func newLogger(cfg config.Config, out io.Writer) zerolog.Logger {
+// NewLogger makes the process logger.
+func NewLogger(cfg config.Config, out io.Writer) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(cfg.LogLevel)
 	if cfg.LogFormat == "console" {
 		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
@@ -38,8 +40,8 @@ func newLogger(cfg config.Config, out io.Writer) zerolog.Logger {
 	return zerolog.New(out).Level(level).With().Timestamp().Str("instance", cfg.InstanceID).Logger()
 }
 
-// openStore opens the configured store and the matching locker.
-func openStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker, error) {
+// OpenStore opens the configured store and the matching locker.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker, error) {
 	switch cfg.Store {
 	case "redis":
 		client, err := redisstore.Connect(ctx, redisstore.ConnOptions{
@@ -65,23 +67,46 @@ func dialTimeout(engine time.Duration) time.Duration {
 	return min(3*time.Second, engine/3)
 }
 
-// serve runs the server until ctx ends, then drains and stops.
-func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	log := newLogger(cfg, stdout)
-	log.Info().Str("version", version.Version).Str("commit", version.Commit).Str("config", cfg.String()).Msg("starting")
+// Server is one SwarmOps instance, wired: store, locks, domain, API.
+type Server struct {
+	Config config.Config
+	Log    zerolog.Logger
+	Store  store.Store
+	Auth   *auth.Service
+	Fleet  *swarm.Fleet
+	API    *httpapi.API
+	App    *fiber.App
+	pool   *swarm.Pool
+}
 
-	st, locker, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
+// Option changes how New wires an instance (tests use them to observe).
+type Option func(*options)
+
+type options struct {
+	pool []swarm.PoolOption
+}
+
+// WithPoolOptions passes options to the engine client pool.
+func WithPoolOptions(o ...swarm.PoolOption) Option {
+	return func(opts *options) { opts.pool = append(opts.pool, o...) }
+}
+
+// New wires an instance from cfg. Nothing is served until Serve.
+func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Option) (*Server, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
 	}
-	defer st.Close()
-
+	log := NewLogger(cfg, logOut)
+	st, locker, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
-	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout))
-	defer pool.Close()
+	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), o.pool...)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout})
 
 	api := httpapi.New(httpapi.Deps{
@@ -91,18 +116,41 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})
 	app.Use(httpx.Metrics(reg))
 	api.Register(app)
+	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, App: app, pool: pool}, nil
+}
 
+// Run listens on the configured address and serves until ctx ends.
+func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	s, err := New(ctx, cfg, logOut)
+	if err != nil {
+		return err
+	}
+	s.Log.Info().Str("version", version.Version).Str("commit", version.Commit).Str("config", cfg.String()).Msg("starting")
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	return s.Serve(ctx, ln)
+}
+
+// Close releases the engine clients and the store.
+func (s *Server) Close() {
+	s.pool.Close()
+	_ = s.Store.Close()
+}
+
+// Serve serves on ln until ctx ends, then drains and stops, and closes s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
+	cfg, log, app, api := s.Config, s.Log, s.App, s.API
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("store", st.Kind()).Msg("serving")
+	log.Info().Str("listen", ln.Addr().String()).Str("store", s.Store.Kind()).Msg("serving")
 
 	bootCtx, stopBoot := context.WithCancel(ctx)
 	defer stopBoot()
-	go bootstrap(bootCtx, cfg, authSvc, fleet, log)
+	go bootstrap(bootCtx, cfg, s.Auth, s.Fleet, log)
 
 	select {
 	case err := <-served:

@@ -27,6 +27,7 @@ import (
 // a cluster answered last.
 type Pool struct {
 	dialTimeout time.Duration
+	wrap        func(endpoint string, rt http.RoundTripper) http.RoundTripper
 
 	mu      sync.Mutex
 	clients map[poolKey]*client.Client
@@ -43,15 +44,28 @@ type poolKey struct{ endpoint, tls string }
 // downFor is how long a failed endpoint is tried last.
 const downFor = 5 * time.Second
 
+// PoolOption changes a Pool.
+type PoolOption func(*Pool)
+
+// WithTransport wraps every engine client's transport, e.g. to count or
+// time engine calls.
+func WithTransport(wrap func(endpoint string, rt http.RoundTripper) http.RoundTripper) PoolOption {
+	return func(p *Pool) { p.wrap = wrap }
+}
+
 // NewPool makes a pool whose connections give up dialing after dialTimeout.
-func NewPool(dialTimeout time.Duration) *Pool {
-	return &Pool{
+func NewPool(dialTimeout time.Duration, opts ...PoolOption) *Pool {
+	p := &Pool{
 		dialTimeout: dialTimeout,
 		clients:     map[poolKey]*client.Client{},
 		preferred:   map[string]string{},
 		downUntil:   map[string]time.Time{},
 		now:         time.Now,
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 func tlsKey(t *store.TLS) string {
@@ -70,7 +84,7 @@ func (p *Pool) Client(endpoint string, t *store.TLS) (*client.Client, error) {
 	if c, ok := p.clients[k]; ok {
 		return c, nil
 	}
-	c, err := newClient(endpoint, t, p.dialTimeout)
+	c, err := newClient(endpoint, t, p.dialTimeout, p.wrap)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +212,7 @@ func tlsPairProblem(err error) string {
 	return "unreadable certificate or key"
 }
 
-func newClient(endpoint string, t *store.TLS, dialTimeout time.Duration) (*client.Client, error) {
+func newClient(endpoint string, t *store.TLS, dialTimeout time.Duration, wrap func(string, http.RoundTripper) http.RoundTripper) (*client.Client, error) {
 	u, err := ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, errs.Invalid("endpoint", "%v", err)
@@ -235,6 +249,9 @@ func newClient(endpoint string, t *store.TLS, dialTimeout time.Duration) (*clien
 	// The options above configure the *http.Transport itself, so the
 	// tracker wraps whatever the client made of it afterwards.
 	hc.Transport = &sentTracker{next: hc.Transport}
+	if wrap != nil {
+		hc.Transport = wrap(endpoint, hc.Transport)
+	}
 	return c, nil
 }
 

@@ -1,0 +1,5 @@
+// Package server assembles one SwarmOps instance — store and locker for the
+// configured mode, the domain services, the HTTP app — in one readable
+// function (New), and runs it with a graceful drain (Serve). cmd/swarmops
+// and the integration tests build instances the same way through it.
+package server
