@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/swarmops/swarmops/internal/config"
+	"github.com/swarmops/swarmops/internal/server"
 	"github.com/swarmops/swarmops/internal/version"
 )
 
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 		if len(rest) > 0 {
 			return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, rest)
 		}
-		return serve(ctx, cfg, stdout)
+		return server.Run(ctx, cfg, stdout)
 	case "version":
 		fmt.Fprintf(stdout, "swarmops %s (commit %s, api %s)\n", version.Version, version.Commit, version.API)
 		return nil

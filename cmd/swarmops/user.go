@@ -12,6 +12,7 @@ import (
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/config"
+	"github.com/swarmops/swarmops/internal/server"
 )
 
 // userCommand manages users directly in the configured store, for
@@ -25,7 +26,7 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 	if err != nil {
 		return err
 	}
-	st, _, err := openStore(ctx, cfg)
+	st, _, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

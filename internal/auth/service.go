@@ -106,12 +106,23 @@ func (s *Service) hash(password string) ([]byte, error) {
 // cookie value (shown to the browser only) and the session.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, sess store.Session, u store.User, err error) {
 	defer func() { s.audit.Record(ctx, username, "auth.login", "", username, err) }()
-	userKey, addrKey := "login:user:"+strings.ToLower(username), "login:addr:"+clientAddr
-	if err := s.throttled(ctx, userKey, s.opt.MaxFailures); err != nil {
-		return "", store.Session{}, store.User{}, err
+	// Failures count per user and address (the usual guessing), per
+	// address (one client trying many users) and per user from anywhere
+	// (a spread-out attack), with limits that keep one attacker from
+	// locking the real user out everywhere.
+	user := strings.ToLower(username)
+	keys := []struct {
+		key string
+		max int
+	}{
+		{"login:user-addr:" + user + "|" + clientAddr, s.opt.MaxFailures},
+		{"login:addr:" + clientAddr, s.opt.MaxFailures * 4},
+		{"login:user:" + user, s.opt.MaxFailures * 10},
 	}
-	if err := s.throttled(ctx, addrKey, s.opt.MaxFailures*4); err != nil {
-		return "", store.Session{}, store.User{}, err
+	for _, k := range keys {
+		if err := s.throttled(ctx, k.key, k.max); err != nil {
+			return "", store.Session{}, store.User{}, err
+		}
 	}
 	u, err = s.store.GetUser(ctx, username)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
@@ -122,11 +133,12 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		hash = u.PasswordHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		_, _ = s.store.AddFailure(ctx, userKey, s.opt.FailureWindow)
-		_, _ = s.store.AddFailure(ctx, addrKey, s.opt.FailureWindow)
+		for _, k := range keys {
+			_, _ = s.store.AddFailure(ctx, k.key, s.opt.FailureWindow)
+		}
 		return "", store.Session{}, store.User{}, errs.Unauthorized("invalid username or password")
 	}
-	_ = s.store.ResetFailures(ctx, userKey)
+	_ = s.store.ResetFailures(ctx, keys[0].key)
 	now := s.opt.Now().UTC()
 	cookie = randomText(32)
 	sess = store.Session{

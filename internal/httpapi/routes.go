@@ -82,3 +82,19 @@ func (a *API) Register(app *fiber.App) {
 		return fiber.NewError(fiber.StatusNotFound, "no route "+c.Method()+" "+c.Path()+"; see /api/v1/openapi.json")
 	})
 }
+
+// RouteInfo describes a route for tests and documentation.
+type RouteInfo struct {
+	Method, Path, Summary string
+	Perm                  *auth.Permission
+}
+
+// Routes lists every route of the API.
+func (a *API) Routes() []RouteInfo {
+	rs := a.routes()
+	out := make([]RouteInfo, len(rs))
+	for i, r := range rs {
+		out[i] = RouteInfo{Method: r.Method, Path: r.Path, Summary: r.Summary, Perm: r.Perm}
+	}
+	return out
+}
