@@ -21,9 +21,14 @@ run: build
 test-deps:
 	./internal/testenv/install-deps.sh
 
+# Engines, Redis, nginx and Chromium are started by the tests themselves
+# (internal/testenv) and stopped when each test binary ends; the sweep
+# afterwards removes what a crashed or killed test binary left behind.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 80m $(TESTFLAGS) ./...
+	$(GO) run ./internal/testenv/cmd/testenv-sweep
+	$(GO) test -count=1 -timeout 80m $(TESTFLAGS) ./... ; status=$$?; \
+	$(GO) run ./internal/testenv/cmd/testenv-sweep; exit $$status
 
 test-short:
 	$(GO) test -short ./...
