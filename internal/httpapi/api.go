@@ -24,6 +24,8 @@ type Deps struct {
 	// Version and Commit of the build.
 	Version, Commit string
 	SessionTTL      time.Duration
+	// Stopping ends when the server shuts down; open streams then close.
+	Stopping context.Context
 }
 
 // API is the REST API.
@@ -47,4 +49,11 @@ func (a *API) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return a.Store.Ping(ctx)
+}
+
+func (a *API) stopping() context.Context {
+	if a.Stopping == nil {
+		return context.Background()
+	}
+	return a.Stopping
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -41,7 +42,7 @@ func openapiPath(p string) (string, []string) {
 
 // buildOpenAPI describes routes as an OpenAPI 3.0 document.
 func buildOpenAPI(routes []route, version string) map[string]any {
-	s := schemaSet{defs: map[string]any{}}
+	s := schemaSet{defs: map[string]any{}, names: map[reflect.Type]string{}, taken: map[string]bool{}}
 	problem := s.ref(reflect.TypeOf(httpx.Problem{}))
 	paths := map[string]map[string]any{}
 	for _, r := range routes {
@@ -124,18 +125,51 @@ func operationID(method, path string) string {
 }
 
 // schemaSet builds JSON schemas of Go types from their json tags.
-type schemaSet struct{ defs map[string]any }
+type schemaSet struct {
+	defs  map[string]any
+	names map[reflect.Type]string
+	taken map[string]bool
+}
 
 var timeType = reflect.TypeOf(time.Time{})
 
-func schemaName(t reflect.Type) string {
-	n := t.Name()
-	n = strings.NewReplacer("[", "_", "]", "", "github.com/swarmops/swarmops/internal/", "", "/", "_", ".", "_").Replace(n)
-	n = strings.TrimSuffix(strings.TrimSuffix(n, "DTO"), "Req")
-	if n == "" {
-		return "Object"
+// schemaName names t's schema: DTOs of this package by their own name,
+// other packages' types prefixed with the package ("SwarmService"), so an
+// engine type never takes a DTO's name.
+func (s *schemaSet) schemaName(t reflect.Type) string {
+	if name, ok := s.names[t]; ok {
+		return name
 	}
-	return strings.ToUpper(n[:1]) + n[1:]
+	n := t.Name()
+	if i := strings.Index(n, "["); i >= 0 { // list[pkg.T] -> ListT
+		arg := n[i+1 : len(n)-1]
+		n = n[:i] + upperFirst(arg[strings.LastIndexAny(arg, "./")+1:])
+	}
+	n = strings.TrimSuffix(n, "DTO")
+	if base, ok := strings.CutSuffix(n, "Req"); ok {
+		n = base + "Request"
+	}
+	n = upperFirst(n)
+	switch pkg := t.PkgPath(); {
+	case strings.HasPrefix(pkg, "github.com/docker/"), strings.HasPrefix(pkg, "github.com/moby/"):
+		n = "Engine" + n // the Docker Engine API's own types
+	case path.Base(pkg) != "httpapi":
+		n = upperFirst(nonAlnum.ReplaceAllString(path.Base(pkg), "")) + n
+	}
+	for i, base := 2, n; s.taken[n]; i++ {
+		n = base + strconv.Itoa(i)
+	}
+	s.names[t], s.taken[n] = n, true
+	return n
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func (s *schemaSet) ref(t reflect.Type) map[string]any {
@@ -145,7 +179,10 @@ func (s *schemaSet) ref(t reflect.Type) map[string]any {
 	if t.Kind() != reflect.Struct || t == timeType {
 		return s.schema(t)
 	}
-	name := schemaName(t)
+	if t.Name() == "" { // an anonymous struct is described where it is used
+		return s.object(t)
+	}
+	name := s.schemaName(t)
 	if _, ok := s.defs[name]; !ok {
 		s.defs[name] = map[string]any{} // placeholder against recursion
 		s.defs[name] = s.object(t)

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/swarm/form"
 )
 
 // route is one entry of the API: how it is reached, who may call it, and
@@ -62,6 +63,52 @@ func (a *API) routes() []route {
 		{get, cl + "/health", perm(auth.ClusterRead), a.clusterHealth, "Probe the cluster now", nil, nil, healthDTO{}, 0},
 		{get, cl + "/join-tokens", perm(auth.JoinTokens), a.joinTokens, "Join tokens and a manager address", nil, nil, joinTokensDTO{}, 0},
 		{post, cl + "/join-tokens/rotate", perm(auth.JoinTokens), a.rotateJoinToken, "Replace the worker or manager join token", nil, rotateReq{}, joinTokensDTO{}, 0},
+
+		// Services.
+		{get, cl + "/services", perm(auth.ServiceRead), a.listServices, "Services with task counts", []string{"stack", "q", "label"}, nil, list[serviceSummaryDTO]{}, 0},
+		{post, cl + "/services", perm(auth.ServiceWrite), a.createService, "Create a service from the service form", nil, form.Service{}, changedDTO{}, 201},
+		{get, cl + "/services/:id", perm(auth.ServiceRead), a.getService, "A service: the engine's object, its summary and the form that reproduces it", nil, nil, serviceDetailDTO{}, 0},
+		{patch, cl + "/services/:id", perm(auth.ServiceWrite), a.updateService, "Change the fields given; the rest of the spec is kept (version: 409 when stale)", nil, servicePatch{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/scale", perm(auth.ServiceWrite), a.scaleService, "Set the replica count", nil, scaleReq{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/image", perm(auth.ServiceWrite), a.setServiceImage, "Rolling upgrade to an image or a tag", nil, imageReq{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/rollback", perm(auth.ServiceWrite), a.rollbackService, "Back to the previous spec", nil, nil, changedDTO{}, 0},
+		{post, cl + "/services/:id/redeploy", perm(auth.ServiceWrite), a.redeployService, "Replace every task with the same spec", nil, nil, changedDTO{}, 0},
+		{del, cl + "/services/:id", perm(auth.ServiceWrite), a.deleteService, "Remove a service", nil, nil, nil, 204},
+		{get, cl + "/services/:id/tasks", perm(auth.TaskRead), a.serviceTasks, "The service's tasks, like /tasks?service={id}", []string{"node", "state"}, nil, list[taskDTO]{}, 0},
+		{get, cl + "/services/:id/logs", perm(auth.ServiceRead), a.serviceLogs, "The service's merged task logs; text/event-stream when asked for", []string{"tail", "since", "timestamps", "follow"}, nil, text(""), 0},
+		{get, cl + "/services/:id/nginx", perm(auth.ServiceRead), a.serviceNginx, "nginx upstream and server block for the running tasks' published ports", []string{"server_name", "listen"}, nil, text(""), 0},
+
+		// Events.
+		{get, cl + "/events", perm(auth.EventRead), a.events, "Server-sent events of the cluster's services, nodes, tasks, networks, secrets and configs", nil, nil, text(""), 0},
+
+		// Nodes.
+		{get, cl + "/nodes", perm(auth.NodeRead), a.listNodes, "Nodes with their running task counts", []string{"q", "label"}, nil, list[nodeDTO]{}, 0},
+		{post, cl + "/nodes/join", perm(auth.NodeManage), a.joinNode, "Tell an engine to join this swarm; answers the node once listed", nil, nodeJoinReq{}, nodeDTO{}, 0},
+		{post, cl + "/nodes/leave", perm(auth.NodeManage), a.leaveNode, "Tell an engine to leave this swarm (remove: also drop it from the node list)", nil, nodeLeaveReq{}, nodeLeftDTO{}, 0},
+		{get, cl + "/nodes/:id", perm(auth.NodeRead), a.getNode, "A node: the engine's object and its summary", nil, nil, nodeDetailDTO{}, 0},
+		{patch, cl + "/nodes/:id", perm(auth.NodeUpdate), a.updateNode, "Change availability or labels (operator) or role (admin)", nil, nodePatch{}, nodeDTO{}, 0},
+		{del, cl + "/nodes/:id", perm(auth.NodeManage), a.removeNode, "Remove a node from the node list (demote a manager first)", []string{"force"}, nil, nil, 204},
+
+		// Tasks.
+		{get, cl + "/tasks", perm(auth.TaskRead), a.listTasks, "Tasks, named by service and node", []string{"service", "node", "state"}, nil, list[taskDTO]{}, 0},
+
+		// Networks.
+		{get, cl + "/networks", perm(auth.NetworkRead), a.listNetworks, "Swarm-scoped networks", []string{"q", "label"}, nil, list[networkDTO]{}, 0},
+		{post, cl + "/networks", perm(auth.NetworkWrite), a.createNetwork, "Create an overlay network", nil, networkCreateReq{}, networkDTO{}, 201},
+		{get, cl + "/networks/:id", perm(auth.NetworkRead), a.getNetwork, "A network: the engine's object and its summary", nil, nil, networkDetailDTO{}, 0},
+		{del, cl + "/networks/:id", perm(auth.NetworkWrite), a.removeNetwork, "Remove a network no service uses", nil, nil, nil, 204},
+
+		// Secrets.
+		{get, cl + "/secrets", perm(auth.SecretRead), a.listSecrets, "Secrets (metadata only)", []string{"q", "label"}, nil, list[secretDTO]{}, 0},
+		{post, cl + "/secrets", perm(auth.SecretWrite), a.createSecret, "Create a secret from data or data_base64; the value is never answered", nil, secretCreateReq{}, secretDTO{}, 201},
+		{get, cl + "/secrets/:id", perm(auth.SecretRead), a.getSecret, "A secret's metadata and the engine's object (without data)", nil, nil, secretDetailDTO{}, 0},
+		{del, cl + "/secrets/:id", perm(auth.SecretWrite), a.removeSecret, "Remove a secret no service uses", nil, nil, nil, 204},
+
+		// Configs.
+		{get, cl + "/configs", perm(auth.ConfigRead), a.listConfigs, "Configs", []string{"q", "label"}, nil, list[configDTO]{}, 0},
+		{post, cl + "/configs", perm(auth.ConfigWrite), a.createConfig, "Create a config from data (text) or data_base64", nil, configCreateReq{}, configDTO{}, 201},
+		{get, cl + "/configs/:id", perm(auth.ConfigRead), a.getConfig, "A config with its data and the engine's object", nil, nil, configDetailDTO{}, 0},
+		{del, cl + "/configs/:id", perm(auth.ConfigWrite), a.removeConfig, "Remove a config no service uses", nil, nil, nil, 204},
 
 		// Audit.
 		{get, "/api/v1/audit", perm(auth.AuditRead), a.listAudit, "Audit records, newest first", []string{"cluster", "user", "action", "since", "limit"}, nil, list[auditDTO]{}, 0},

@@ -96,10 +96,14 @@ func requestContext(o Options) fiber.Handler {
 		if status >= 500 {
 			ev = logger.Warn()
 		}
-		ev.Str("method", c.Method()).Str("path", c.Path()).Int("status", status).
+		ev = ev.Str("method", c.Method()).Str("path", c.Path()).Int("status", status).
 			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
-			Str("ip", ip).Str("user", LocalString(c, localUser)).Str("cluster", LocalString(c, localCluster)).
-			Int("bytes", len(c.Response().Body())).Msg("request")
+			Str("ip", ip).Str("user", LocalString(c, localUser)).Str("cluster", LocalString(c, localCluster))
+		// Body() of a streaming answer would read the whole stream here.
+		if !c.Response().IsBodyStream() {
+			ev = ev.Int("bytes", len(c.Response().Body()))
+		}
+		ev.Msg("request")
 		return nil
 	}
 }

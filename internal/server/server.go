@@ -77,6 +77,8 @@ type Server struct {
 	API    *httpapi.API
 	App    *fiber.App
 	pool   *swarm.Pool
+	// stopStreams ends open log and event streams at shutdown.
+	stopStreams context.CancelFunc
 }
 
 // Option changes how New wires an instance (tests use them to observe).
@@ -109,14 +111,16 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), o.pool...)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout})
 
+	stopping, stopStreams := context.WithCancel(context.Background())
 	api := httpapi.New(httpapi.Deps{
-		Auth: authSvc, Fleet: fleet, Audit: auditLog, Store: st, Metrics: reg,
+		Stopping: stopping,
+		Auth:     authSvc, Fleet: fleet, Audit: auditLog, Store: st, Metrics: reg,
 		Instance: cfg.InstanceID, Version: version.Version, Commit: version.Commit, SessionTTL: cfg.SessionTTL,
 	})
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})
 	app.Use(httpx.Metrics(reg))
 	api.Register(app)
-	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, App: app, pool: pool}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, App: app, pool: pool, stopStreams: stopStreams}, nil
 }
 
 // Run listens on the configured address and serves until ctx ends.
@@ -163,6 +167,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log.Info().Dur("drain", cfg.ShutdownDrain).Msg("shutting down: /readyz answers 503, still serving during the drain")
 	time.Sleep(cfg.ShutdownDrain)
 	stopBoot()
+	s.stopStreams()
 	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
 		log.Warn().Err(err).Msg("some connections did not finish in 30s")
 	}

@@ -85,7 +85,8 @@ func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *store.TLS) 
 	switch {
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "certificate"):
 		return system.Info{}, errs.Invalid("tls", "TLS with %s failed: %s (check the CA, client certificate and key)", endpoint, tlsCause(msg))
-	case strings.Contains(msg, "malformed HTTP response") || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+	case strings.Contains(msg, "malformed HTTP response") || strings.Contains(msg, "server gave HTTP response to HTTPS client") ||
+		strings.Contains(msg, "HTTP request to an HTTPS server"):
 		return system.Info{}, errs.Invalid("tls", "the engine at %s and this request disagree on TLS: give tls for a --tlsverify engine (usually port 2376), none for a plain one (2375)", endpoint)
 	}
 	var ns *notSentError
@@ -102,6 +103,15 @@ func tlsCause(msg string) string {
 		}
 	}
 	return msg
+}
+
+// swarmID answers the swarm's ID; only managers know it (a worker's info
+// has no cluster part).
+func swarmID(info system.Info) string {
+	if info.Swarm.Cluster == nil {
+		return ""
+	}
+	return info.Swarm.Cluster.ID
 }
 
 // requireManager checks that info is of a swarm manager.
@@ -170,11 +180,11 @@ func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (c store.Cluster, 
 }
 
 func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (store.Cluster, error) {
-	swarmID := info.Swarm.Cluster.ID
-	if swarmID == "" {
+	id := swarmID(info)
+	if id == "" {
 		return store.Cluster{}, errs.Engine(nil, "the engine at %s did not tell its swarm's ID", n.Endpoint)
 	}
-	if other, err := f.bySwarmID(ctx, swarmID); err != nil {
+	if other, err := f.bySwarmID(ctx, id); err != nil {
 		return store.Cluster{}, err
 	} else if other != "" {
 		return store.Cluster{}, errs.Conflict("this swarm is already registered as cluster %q", other)
@@ -182,7 +192,7 @@ func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (s
 	now := f.now().UTC()
 	c := store.Cluster{
 		Name: n.Name, Endpoints: managerEndpoints(n.Endpoint, info), TLS: n.TLS,
-		Labels: n.Labels, SwarmID: swarmID, CreatedAt: now, UpdatedAt: now,
+		Labels: n.Labels, SwarmID: id, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := f.store.CreateCluster(ctx, c); err != nil {
 		return store.Cluster{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
@@ -382,7 +392,7 @@ func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
 			last = err
 			continue
 		}
-		if id := info.Swarm.Cluster.ID; id != "" && c.SwarmID != "" && id != c.SwarmID {
+		if id := swarmID(info); id != "" && c.SwarmID != "" && id != c.SwarmID {
 			return errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "the engine at %s belongs to another swarm (%s, not %s)", e, id, c.SwarmID)
 		}
 		if requireManager(e, info) == nil {
@@ -415,7 +425,7 @@ func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluste
 		if err != nil {
 			return err
 		}
-		if id := info.Swarm.Cluster.ID; old.SwarmID != "" && id != old.SwarmID {
+		if id := swarmID(info); old.SwarmID != "" && id != old.SwarmID {
 			return errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
 		}
 		if requireManager(used, info) != nil {

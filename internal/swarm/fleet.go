@@ -86,6 +86,9 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		switch failure := classify(err, timedOut); failure {
 		case answered:
 			f.pool.markUp(c.Name, ep)
+			if errs.KindOf(err) != nil { // ours already (validation, not found)
+				return ep, err
+			}
 			return ep, engineError(err)
 		case notSent, notManager:
 			f.pool.markDown(ep)

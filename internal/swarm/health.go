@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/store"
@@ -94,7 +93,7 @@ func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 	}
 	var nodes []swarm.Node
 	used, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		nodes, err = api.NodeList(ctx, types.NodeListOptions{})
+		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
 		return err
 	})
 	wg.Wait()

@@ -1,0 +1,292 @@
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmops/swarmops/internal/config"
+	"github.com/swarmops/swarmops/internal/server"
+	"github.com/swarmops/swarmops/internal/testenv"
+)
+
+// AdminPassword is the first admin's password in every test instance.
+const AdminPassword = "admin-password-for-tests"
+
+// Instance is a running SwarmOps server.
+type Instance struct {
+	URL    string
+	Server *server.Server
+	Logs   *bytes.Buffer
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// Option changes the configuration of a test instance.
+type Option func(*config.Config)
+
+// WithRedis runs the instance in redis mode on r with key prefix prefix.
+func WithRedis(url, prefix string) Option {
+	return func(c *config.Config) {
+		c.Store, c.RedisURL, c.RedisPrefix = "redis", url, prefix
+	}
+}
+
+// WithEngineTimeout sets the per-call engine timeout.
+func WithEngineTimeout(d time.Duration) Option {
+	return func(c *config.Config) { c.EngineTimeout = d }
+}
+
+// Config answers the configuration of a test instance: loopback, a fresh
+// bbolt directory, no autoregistration, a known admin password.
+func Config(t testing.TB, opts ...Option) config.Config {
+	t.Helper()
+	env := config.Env{
+		Getenv: func(k string) string {
+			switch k {
+			case "SWARMOPS_DATA_DIR":
+				return t.TempDir()
+			case "SWARMOPS_AUTOREGISTER":
+				return "false"
+			case "SWARMOPS_ADMIN_PASSWORD":
+				return AdminPassword
+			case "SWARMOPS_SHUTDOWN_DRAIN":
+				return "0s"
+			case "SWARMOPS_LISTEN":
+				return "127.0.0.1:0"
+			case "SWARMOPS_LOG_LEVEL":
+				return "warn"
+			case "SWARMOPS_LOCK_WAIT":
+				return "2s"
+			}
+			return ""
+		},
+		Hostname: func() (string, error) { return "test-" + t.Name(), nil },
+	}
+	cfg, _, err := config.Load(nil, env, io.Discard)
+	if err != nil {
+		t.Fatalf("apitest: config: %v", err)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// Start runs an instance until the test ends and waits until the first
+// admin exists.
+func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg, logs, opts...)
+	if err != nil {
+		cancel()
+		t.Fatalf("apitest: new server: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatalf("apitest: listen: %v", err)
+	}
+	in := &Instance{URL: "http://" + ln.Addr().String(), Server: s, Logs: &logs.Buffer, stop: cancel, done: make(chan error, 1)}
+	go func() { in.done <- s.Serve(ctx, ln) }()
+	t.Cleanup(in.Stop)
+	testenv.Poll(t, 10*time.Second, "the first admin can log in", func() error {
+		_, err := in.tryLogin("admin", AdminPassword)
+		return err
+	})
+	return in
+}
+
+// Stop stops the instance and waits for it.
+func (in *Instance) Stop() {
+	in.stop()
+	select {
+	case <-in.done:
+	case <-time.After(40 * time.Second):
+	}
+}
+
+// Client is an HTTP client of one instance, with a session or a token.
+type Client struct {
+	t       testing.TB
+	Base    string
+	HTTP    *http.Client
+	CSRF    string
+	Token   string
+	Headers map[string]string
+}
+
+// Anonymous answers a client without credentials.
+func (in *Instance) Anonymous(t testing.TB) *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{t: t, Base: in.URL, HTTP: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+func (in *Instance) tryLogin(user, password string) (*Client, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &Client{Base: in.URL, HTTP: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+	var out struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	status, body, err := c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": user, "password": password}, &out)
+	if err != nil {
+		return nil, err
+	}
+	if status != 200 {
+		return nil, fmt.Errorf("login %s: %d %s", user, status, body)
+	}
+	c.CSRF = out.CSRFToken
+	return c, nil
+}
+
+// Login answers a session client of user.
+func (in *Instance) Login(t testing.TB, user, password string) *Client {
+	t.Helper()
+	c, err := in.tryLogin(user, password)
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	c.t = t
+	return c
+}
+
+// Admin answers a session client of the first admin.
+func (in *Instance) Admin(t testing.TB) *Client {
+	t.Helper()
+	return in.Login(t, "admin", AdminPassword)
+}
+
+// UserWithRole creates a user of role and answers a session client of it.
+func (in *Instance) UserWithRole(t testing.TB, admin *Client, name, role string) *Client {
+	t.Helper()
+	admin.MustDo(http.MethodPost, "/api/v1/users", map[string]string{"username": name, "password": "password-" + name, "role": role}, nil, 201)
+	return in.Login(t, name, "password-"+name)
+}
+
+// WithToken answers a client of the same instance authenticating with an
+// API token made by c.
+func (c *Client) WithToken(name string) *Client {
+	c.t.Helper()
+	var tok struct {
+		Token string `json:"token"`
+	}
+	c.MustDo(http.MethodPost, "/api/v1/tokens", map[string]string{"name": name}, &tok, 201)
+	return &Client{t: c.t, Base: c.Base, HTTP: &http.Client{Timeout: 60 * time.Second}, Token: tok.Token}
+}
+
+// Do sends a request; body is JSON-encoded unless it is a string or
+// []byte. out, when not nil, receives the decoded JSON answer.
+func (c *Client) Do(method, path string, body, out any) (int, string) {
+	c.t.Helper()
+	status, text, err := c.do(method, path, body, out)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status, text
+}
+
+// MustDo is Do, failing the test unless the status is want.
+func (c *Client) MustDo(method, path string, body, out any, want int) string {
+	c.t.Helper()
+	status, text := c.Do(method, path, body, out)
+	if status != want {
+		c.t.Fatalf("%s %s: status %d, want %d; body: %s", method, path, status, want, text)
+	}
+	return text
+}
+
+// Raw sends a request and answers the response with its body read.
+func (c *Client) Raw(method, path string, body io.Reader, headers map[string]string) (*http.Response, string, error) {
+	req, err := http.NewRequest(method, c.Base+path, body)
+	if err != nil {
+		return nil, "", err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.CSRF != "" && method != http.MethodGet {
+		req.Header.Set("X-CSRF-Token", c.CSRF)
+	}
+	for k, v := range c.Headers {
+		req.Header.Set(k, v)
+	}
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
+}
+
+func (c *Client) do(method, path string, body, out any) (int, string, error) {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return 0, "", err
+		}
+		r = bytes.NewReader(j)
+	}
+	resp, text, err := c.Raw(method, path, r, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if out != nil && resp.StatusCode < 300 && text != "" {
+		if err := json.Unmarshal([]byte(text), out); err != nil {
+			return resp.StatusCode, text, fmt.Errorf("decode answer: %w; body: %s", err, text)
+		}
+	}
+	return resp.StatusCode, text, nil
+}
+
+// ErrorBody is the contract's error answer.
+type ErrorBody struct {
+	Error struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details"`
+	} `json:"error"`
+}
+
+// ParseError decodes an error answer, failing the test when it is not one.
+func ParseError(t testing.TB, body string) ErrorBody {
+	t.Helper()
+	var e ErrorBody
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("answer is not the contract's error shape: %s", body)
+	}
+	return e
+}
+
+// For binds a hand-made client to t.
+func (c *Client) For(t testing.TB) *Client {
+	c.t = t
+	return c
+}

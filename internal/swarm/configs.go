@@ -1,0 +1,173 @@
+package swarm
+
+import (
+	"context"
+	"encoding/base64"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
+)
+
+// ConfigSummary is a config as lists show it, without its data.
+type ConfigSummary struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels"`
+	Size      int               `json:"size"` // bytes of data
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Stack     string            `json:"stack"`
+}
+
+// ConfigDetail is a config with its data and the engine's own object.
+type ConfigDetail struct {
+	Summary ConfigSummary `json:"summary"`
+	// Data is the data as text when it is valid UTF-8, else nil.
+	Data       *string      `json:"data"`
+	DataBase64 string       `json:"data_base64"`
+	Config     swarm.Config `json:"config"`
+}
+
+func summarizeConfig(c swarm.Config) ConfigSummary {
+	s := ConfigSummary{
+		ID: c.ID, Name: c.Spec.Name, Labels: c.Spec.Labels, Size: len(c.Spec.Data),
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Stack: c.Spec.Labels[StackLabel],
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	return s
+}
+
+func configDetail(c swarm.Config) ConfigDetail {
+	d := ConfigDetail{Summary: summarizeConfig(c), DataBase64: base64.StdEncoding.EncodeToString(c.Spec.Data), Config: c}
+	if utf8.Valid(c.Spec.Data) {
+		text := string(c.Spec.Data)
+		d.Data = &text
+	}
+	return d
+}
+
+// ListConfigs answers the cluster's configs matching flt.
+func (f *Fleet) ListConfigs(ctx context.Context, cluster string, flt Filter) ([]ConfigSummary, error) {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	var list []swarm.Config
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		list, err = api.ConfigList(ctx, swarm.ConfigListOptions{})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]ConfigSummary, 0, len(list))
+	for _, cf := range list {
+		if flt.Match(cf.Spec.Name, cf.Spec.Labels) {
+			out = append(out, summarizeConfig(cf))
+		}
+	}
+	slices.SortFunc(out, func(a, b ConfigSummary) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+type configInspector interface {
+	ConfigInspectWithRaw(ctx context.Context, id string) (swarm.Config, []byte, error)
+}
+
+// inspectConfig finds a config by ID, name or unique ID prefix.
+func inspectConfig(ctx context.Context, api configInspector, cluster, id string) (swarm.Config, error) {
+	cf, _, err := api.ConfigInspectWithRaw(ctx, id)
+	return cf, lookupError(err, "config", id, cluster)
+}
+
+// GetConfig answers one config with its data.
+func (f *Fleet) GetConfig(ctx context.Context, cluster, id string) (ConfigDetail, error) {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return ConfigDetail{}, err
+	}
+	var cf swarm.Config
+	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		cf, err = inspectConfig(ctx, api, cluster, id)
+		return err
+	})
+	return configDetail(cf), err
+}
+
+// NewConfig is a request to create a config. Exactly one of Data (text)
+// and DataBase64 (any bytes) is set.
+type NewConfig struct {
+	Name       string
+	Data       *string
+	DataBase64 *string
+	Labels     map[string]string
+}
+
+// CreateConfig creates a config.
+func (f *Fleet) CreateConfig(ctx context.Context, cluster string, n NewConfig) (s ConfigSummary, err error) {
+	defer func() { f.audit.Record(ctx, "", "config.create", cluster, n.Name, err) }()
+	if err := validSecretName("config", n.Name); err != nil {
+		return ConfigSummary{}, err
+	}
+	data, err := payload("config", n.Data, n.DataBase64, maxConfigSize)
+	if err != nil {
+		return ConfigSummary{}, err
+	}
+	if err := validLabels("labels", n.Labels); err != nil {
+		return ConfigSummary{}, err
+	}
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return ConfigSummary{}, err
+	}
+	spec := swarm.ConfigSpec{Annotations: swarm.Annotations{Name: n.Name, Labels: n.Labels}, Data: data}
+	err = f.withLock(ctx, lock.ObjectKey(cluster, "config", n.Name), func(ctx context.Context) error {
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			resp, err := api.ConfigCreate(ctx, spec)
+			if err != nil {
+				return err
+			}
+			created, err := inspectConfig(ctx, api, cluster, resp.ID)
+			s = summarizeConfig(created)
+			return err
+		})
+		if isConflict(err) {
+			return errs.Conflict("a config named %q already exists in cluster %q; configs never change: "+
+				"create one under a new name and point the services at it", n.Name, cluster)
+		}
+		return err
+	})
+	return s, err
+}
+
+// RemoveConfig removes a config no service uses; the engine names the
+// services that still do.
+func (f *Fleet) RemoveConfig(ctx context.Context, cluster, id string) (err error) {
+	target := id
+	defer func() { f.audit.Record(ctx, "", "config.remove", cluster, target, err) }()
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	var cf swarm.Config
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		cf, err = inspectConfig(ctx, api, cluster, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	target = cf.Spec.Name
+	return f.withLock(ctx, lock.ObjectKey(cluster, "config", cf.ID), func(ctx context.Context) error {
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			return api.ConfigRemove(ctx, cf.ID)
+		})
+		return refusedAsConflict(err)
+	})
+}

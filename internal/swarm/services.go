@@ -1,0 +1,486 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
+	"github.com/swarmops/swarmops/internal/swarm/form"
+)
+
+// StackLabel is the label that makes a service part of a stack, as
+// docker stack deploy sets it.
+const StackLabel = "com.docker.stack.namespace"
+
+// ServiceSummary is a service as lists show it.
+type ServiceSummary struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Image    string `json:"image"`
+	Mode     string `json:"mode"`
+	Replicas struct {
+		Desired uint64 `json:"desired"`
+		Running uint64 `json:"running"`
+	} `json:"replicas"`
+	Ports        []string          `json:"ports"`
+	Stack        string            `json:"stack"`
+	Labels       map[string]string `json:"labels"`
+	UpdateStatus *UpdateStatus     `json:"update_status"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	Version      uint64            `json:"version"`
+}
+
+// UpdateStatus is the state of a service's last rolling update.
+type UpdateStatus struct {
+	State       string     `json:"state"`
+	Message     string     `json:"message,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+}
+
+// ServiceFilter selects services of a list.
+type ServiceFilter struct {
+	Filter
+	Stack string
+}
+
+// imageName drops the digest the engine pins images to, for display.
+func imageName(image string) string {
+	if i := strings.Index(image, "@sha256:"); i >= 0 {
+		return image[:i]
+	}
+	return image
+}
+
+func serviceMode(m swarm.ServiceMode) string {
+	switch {
+	case m.Global != nil:
+		return "global"
+	case m.ReplicatedJob != nil:
+		return "replicated-job"
+	case m.GlobalJob != nil:
+		return "global-job"
+	}
+	return "replicated"
+}
+
+// summarize makes the summary of s; running counts come from the engine's
+// ServiceStatus (ServiceList with Status, API 1.41+).
+func summarize(s swarm.Service) ServiceSummary {
+	sum := ServiceSummary{
+		ID: s.ID, Name: s.Spec.Name, Mode: serviceMode(s.Spec.Mode), Labels: s.Spec.Labels,
+		Stack: s.Spec.Labels[StackLabel], CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Version: s.Version.Index,
+	}
+	if sum.Labels == nil {
+		sum.Labels = map[string]string{}
+	}
+	if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		sum.Image = imageName(cs.Image)
+	}
+	if r := s.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
+		sum.Replicas.Desired = *r.Replicas
+	}
+	if st := s.ServiceStatus; st != nil {
+		sum.Replicas.Running = st.RunningTasks
+		if s.Spec.Mode.Replicated == nil {
+			sum.Replicas.Desired = st.DesiredTasks
+		}
+	}
+	ports := s.Endpoint.Ports
+	if len(ports) == 0 && s.Spec.EndpointSpec != nil {
+		ports = s.Spec.EndpointSpec.Ports
+	}
+	sum.Ports = form.PortStrings(ports)
+	if sum.Ports == nil {
+		sum.Ports = []string{}
+	}
+	if u := s.UpdateStatus; u != nil {
+		sum.UpdateStatus = &UpdateStatus{State: string(u.State), Message: u.Message, StartedAt: u.StartedAt, CompletedAt: u.CompletedAt}
+	}
+	return sum
+}
+
+// ListServices answers the cluster's services with their task counts, in
+// one engine call whatever their number.
+func (f *Fleet) ListServices(ctx context.Context, cluster string, sf ServiceFilter) ([]ServiceSummary, error) {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	opts := swarm.ServiceListOptions{Status: true}
+	if sf.Stack != "" {
+		opts.Filters = filters.NewArgs(filters.Arg("label", StackLabel+"="+sf.Stack))
+	}
+	var list []swarm.Service
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		list, err = api.ServiceList(ctx, opts)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]ServiceSummary, 0, len(list))
+	for _, s := range list {
+		if sf.Match(s.Spec.Name, s.Spec.Labels) {
+			out = append(out, summarize(s))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ServiceDetail is a service as its page shows it.
+type ServiceDetail struct {
+	Summary ServiceSummary `json:"summary"`
+	// Form is the service form that reproduces the service, for editing.
+	Form form.Service `json:"form"`
+	// Service is the engine's own object.
+	Service swarm.Service `json:"service"`
+}
+
+// inspectService finds a service by ID, unique ID prefix or name.
+func inspectService(ctx context.Context, api Engine, cluster, id string) (swarm.Service, error) {
+	s, _, err := api.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	if err != nil && isNotFound(err) {
+		return swarm.Service{}, errs.NotFound("service %q not found in cluster %q", id, cluster)
+	}
+	return s, err
+}
+
+// GetService answers one service with its summary and form.
+func (f *Fleet) GetService(ctx context.Context, cluster, id string) (ServiceDetail, error) {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return ServiceDetail{}, err
+	}
+	var d ServiceDetail
+	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+		s, err := inspectService(ctx, api, cluster, id)
+		if err != nil {
+			return err
+		}
+		// Task counts as the list shows them: one filtered list call.
+		list, err := api.ServiceList(ctx, swarm.ServiceListOptions{Status: true, Filters: filters.NewArgs(filters.Arg("id", s.ID))})
+		if err != nil {
+			return err
+		}
+		for _, l := range list {
+			if l.ID == s.ID {
+				s.ServiceStatus = l.ServiceStatus
+			}
+		}
+		names, err := networkNames(ctx, api)
+		if err != nil {
+			return err
+		}
+		d = ServiceDetail{Summary: summarize(s), Form: form.FromSpec(s.Spec, names), Service: s}
+		return nil
+	})
+	return d, err
+}
+
+// networkNames maps network IDs to names for FromSpec.
+type netNames map[string]string
+
+func (n netNames) NetworkName(id string) string {
+	if name, ok := n[id]; ok {
+		return name
+	}
+	return id
+}
+
+func networkNames(ctx context.Context, api Engine) (netNames, error) {
+	nets, err := api.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(netNames, len(nets))
+	for _, n := range nets {
+		out[n.ID] = n.Name
+	}
+	return out, nil
+}
+
+// engineRefs resolves the names of a form through the engine, within one
+// request.
+type engineRefs struct {
+	ctx context.Context
+	api Engine
+}
+
+func (r engineRefs) NetworkID(name string) (string, error) {
+	n, err := r.api.NetworkInspect(r.ctx, name, network.InspectOptions{Scope: "swarm"})
+	if err != nil {
+		if isNotFound(err) {
+			return "", errs.NotFound("network %q not found", name)
+		}
+		return "", err
+	}
+	return n.ID, nil
+}
+
+func (r engineRefs) SecretID(name string) (string, error) {
+	s, _, err := r.api.SecretInspectWithRaw(r.ctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			return "", errs.NotFound("secret %q not found", name)
+		}
+		return "", err
+	}
+	return s.ID, nil
+}
+
+func (r engineRefs) ConfigID(name string) (string, error) {
+	s, _, err := r.api.ConfigInspectWithRaw(r.ctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			return "", errs.NotFound("config %q not found", name)
+		}
+		return "", err
+	}
+	return s.ID, nil
+}
+
+// Changed is the answer to a create or an update.
+type Changed struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Version  uint64   `json:"version,omitempty"`
+	Warnings []string `json:"warnings"`
+}
+
+func warnings(w []string) []string {
+	if w == nil {
+		return []string{}
+	}
+	return w
+}
+
+// CreateService creates a service from the form. The registry is asked for
+// the image's digest only when the form says resolve_image.
+func (f *Fleet) CreateService(ctx context.Context, cluster string, fm form.Service) (out Changed, err error) {
+	target := ""
+	if fm.Name != nil {
+		target = *fm.Name
+	}
+	defer func() { f.audit.Record(ctx, "", "service.create", cluster, target, err) }()
+	if err := fm.ValidateCreate(); err != nil {
+		return Changed{}, err
+	}
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return Changed{}, err
+	}
+	key := lock.ObjectKey(cluster, "service-name", target)
+	err = f.withLock(ctx, key, func(ctx context.Context) error {
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			spec, err := fm.Spec(engineRefs{ctx, api})
+			if err != nil {
+				return err
+			}
+			resp, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: flag(fm.ResolveImage)})
+			if err != nil {
+				return err
+			}
+			out = Changed{ID: resp.ID, Name: spec.Name, Warnings: warnings(resp.Warnings)}
+			if out.Name == "" { // the engine named it
+				if s, _, err := api.ServiceInspectWithRaw(ctx, resp.ID, swarm.ServiceInspectOptions{}); err == nil {
+					out.Name = s.Spec.Name
+				}
+			}
+			target = out.Name
+			return nil
+		})
+		return err
+	})
+	return out, err
+}
+
+func flag(b *bool) bool { return b != nil && *b }
+
+// serviceChange is one change of a service's spec.
+type serviceChange struct {
+	action string
+	// version, when set, must be the service's current version.
+	version *uint64
+	resolve bool
+	// rollback asks the engine for the previous spec instead of apply.
+	rollback bool
+	apply    func(s swarm.Service, spec *swarm.ServiceSpec, refs form.Refs) error
+}
+
+// changeService applies ch to the service under its lock, against a fresh
+// read of its spec and version: concurrent changes through any instance
+// are applied in turn, never lost.
+func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch serviceChange) (out Changed, err error) {
+	target := id
+	defer func() { f.audit.Record(ctx, "", ch.action, cluster, target, err) }()
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return Changed{}, err
+	}
+	var s swarm.Service
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		s, err = inspectService(ctx, api, cluster, id)
+		return err
+	}); err != nil {
+		return Changed{}, err
+	}
+	target = s.Spec.Name
+	err = f.withLock(ctx, lock.ObjectKey(cluster, "service", s.ID), func(ctx context.Context) error {
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			cur, err := inspectService(ctx, api, cluster, s.ID)
+			if err != nil {
+				return err
+			}
+			if ch.version != nil && *ch.version != cur.Version.Index {
+				return errs.Conflict("service %q is at version %d, not %d: it changed since it was read; read it again and retry",
+					cur.Spec.Name, cur.Version.Index, *ch.version)
+			}
+			spec := cur.Spec
+			opts := swarm.ServiceUpdateOptions{QueryRegistry: ch.resolve}
+			if ch.rollback {
+				if cur.PreviousSpec == nil {
+					return errs.Conflict("service %q has no previous spec to roll back to", cur.Spec.Name)
+				}
+				opts.Rollback = "previous"
+			} else if err := ch.apply(cur, &spec, engineRefs{ctx, api}); err != nil {
+				return err
+			}
+			resp, err := api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, opts)
+			if err != nil {
+				return err
+			}
+			out = Changed{ID: cur.ID, Name: spec.Name, Version: cur.Version.Index + 1, Warnings: warnings(resp.Warnings)}
+			return nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// UpdateService applies the fields given in the form; everything else of
+// the spec is kept. version, when given, must be current (else 409).
+func (f *Fleet) UpdateService(ctx context.Context, cluster, id string, fm form.Service, version *uint64) (Changed, error) {
+	return f.changeService(ctx, cluster, id, serviceChange{
+		action: "service.update", version: version, resolve: flag(fm.ResolveImage),
+		apply: func(_ swarm.Service, spec *swarm.ServiceSpec, refs form.Refs) error {
+			if fm.Name != nil && *fm.Name != spec.Name {
+				return errs.Invalid("name", "a service cannot be renamed; create a new one")
+			}
+			return fm.Apply(spec, refs)
+		},
+	})
+}
+
+// ScaleService sets a replicated service's replica count.
+func (f *Fleet) ScaleService(ctx context.Context, cluster, id string, replicas uint64) (Changed, error) {
+	return f.changeService(ctx, cluster, id, serviceChange{
+		action: "service.scale",
+		apply: func(s swarm.Service, spec *swarm.ServiceSpec, _ form.Refs) error {
+			if spec.Mode.Replicated == nil {
+				return errs.Invalid("replicas", "service %q is %s; only replicated services scale", s.Spec.Name, serviceMode(spec.Mode))
+			}
+			spec.Mode.Replicated.Replicas = &replicas
+			return nil
+		},
+	})
+}
+
+// SetServiceImage starts a rolling upgrade to image, or to the same
+// repository with tag when image is empty, by the service's update config.
+func (f *Fleet) SetServiceImage(ctx context.Context, cluster, id, image, tag string, resolve bool) (Changed, error) {
+	if (image == "") == (tag == "") {
+		return Changed{}, errs.Invalid("image", `give exactly one of "image" (repo:tag) and "tag"`)
+	}
+	if image != "" {
+		if _, err := reference.ParseNormalizedNamed(image); err != nil {
+			return Changed{}, errs.Invalid("image", "expected an image reference such as nginx:1.27 or registry.example.com/team/app:v2")
+		}
+	}
+	if tag != "" && !tagRE.MatchString(tag) {
+		return Changed{}, errs.Invalid("tag", "expected a tag: up to 128 letters, digits, _ . -, not starting with . or -")
+	}
+	return f.changeService(ctx, cluster, id, serviceChange{
+		action: "service.image", resolve: resolve,
+		apply: func(s swarm.Service, spec *swarm.ServiceSpec, _ form.Refs) error {
+			cs := spec.TaskTemplate.ContainerSpec
+			if cs == nil {
+				return errs.Invalid("image", "service %q runs no container", s.Spec.Name)
+			}
+			next := image
+			if tag != "" {
+				named, err := reference.ParseNormalizedNamed(cs.Image)
+				if err != nil {
+					return errs.Invalid("tag", "the service's image %q cannot take a new tag: %v", cs.Image, err)
+				}
+				tagged, err := reference.WithTag(reference.TrimNamed(named), tag)
+				if err != nil {
+					return errs.Invalid("tag", "%v", err)
+				}
+				next = reference.FamiliarString(tagged)
+			}
+			cs.Image = next
+			return nil
+		},
+	})
+}
+
+// RollbackService returns the service to its previous spec.
+func (f *Fleet) RollbackService(ctx context.Context, cluster, id string) (Changed, error) {
+	return f.changeService(ctx, cluster, id, serviceChange{action: "service.rollback", rollback: true})
+}
+
+// RedeployService replaces every task with the same spec (docker service
+// update --force).
+func (f *Fleet) RedeployService(ctx context.Context, cluster, id string) (Changed, error) {
+	return f.changeService(ctx, cluster, id, serviceChange{
+		action: "service.redeploy",
+		apply: func(_ swarm.Service, spec *swarm.ServiceSpec, _ form.Refs) error {
+			spec.TaskTemplate.ForceUpdate++
+			return nil
+		},
+	})
+}
+
+// RemoveService removes a service and its tasks.
+func (f *Fleet) RemoveService(ctx context.Context, cluster, id string) (err error) {
+	target := id
+	defer func() { f.audit.Record(ctx, "", "service.remove", cluster, target, err) }()
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	var s swarm.Service
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		s, err = inspectService(ctx, api, cluster, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	target = s.Spec.Name
+	return f.withLock(ctx, lock.ObjectKey(cluster, "service", s.ID), func(ctx context.Context) error {
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			return api.ServiceRemove(ctx, s.ID)
+		})
+		return err
+	})
+}
+
+// tagRE is an image tag, as the distribution reference grammar has it.
+var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+
+func isNotFound(err error) bool {
+	return errors.Is(err, errs.ErrNotFound) || cerrdefs.IsNotFound(err)
+}

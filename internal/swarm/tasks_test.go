@@ -1,0 +1,149 @@
+package swarm
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/swarmops/swarmops/internal/errs"
+)
+
+func service(id, name string) swarm.Service {
+	s := swarm.Service{ID: id}
+	s.Spec.Name = name
+	return s
+}
+
+// taskFixture is a small cluster: api (two tasks, one of them failed and
+// replaced), db (one), and a task of a removed service, on three nodes;
+// x2 and x2-old share the hostname w2, as a machine that left and joined again.
+func taskFixture() *listFake {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mk := func(id, svc, nodeID string, slot int, state swarm.TaskState, age time.Duration) swarm.Task {
+		t := task(id, svc, nodeID, slot, state)
+		t.CreatedAt, t.UpdatedAt = t0.Add(-age), t0
+		t.Spec.ContainerSpec = &swarm.ContainerSpec{Image: "nginx:1.27@sha256:0123"}
+		return t
+	}
+	failed := mk("t1old", "svc-api", "w1", 1, swarm.TaskStateFailed, 2*time.Hour)
+	failed.DesiredState = swarm.TaskStateShutdown
+	failed.Status.Err = "exit 1"
+	return &listFake{
+		services: []swarm.Service{service("svc-api", "api"), service("svc-db", "db")},
+		nodes:    []swarm.Node{node("m1", "mgr"), node("w1", "w1"), node("x2", "w2"), node("x2-old", "w2")},
+		tasks: []swarm.Task{
+			mk("t2", "svc-api", "x2", 2, swarm.TaskStateRunning, time.Hour),
+			failed,
+			mk("t1", "svc-api", "w1", 1, swarm.TaskStateRunning, time.Hour),
+			mk("t3", "svc-db", "x2-old", 1, swarm.TaskStateRunning, time.Hour),
+			mk("t9", "svc-gone", "m1", 1, swarm.TaskStateShutdown, 3*time.Hour),
+		},
+	}
+}
+
+func ids(tasks []Task) []string {
+	out := make([]string, len(tasks))
+	for i, t := range tasks {
+		out[i] = t.ID
+	}
+	return out
+}
+
+func TestListTasks_NamesAndSorts(t *testing.T) {
+	f := taskFixture()
+	got, err := listTasks(context.Background(), f, "prod", TaskFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By service name, slot, node, newest first; a gone service by its ID.
+	if diff := cmp.Diff(ids(got), []string{"t1", "t1old", "t2", "t3", "t9"}); diff != "" {
+		t.Errorf("order (-got +want):\n%s", diff)
+	}
+	want := Task{
+		ID: "t1old", Service: "api", ServiceID: "svc-api", Slot: 1, Node: "w1", NodeHostname: "w1",
+		State: "failed", DesiredState: "shutdown", Error: "exit 1", Image: "nginx:1.27",
+		CreatedAt: got[1].UpdatedAt.Add(-2 * time.Hour), UpdatedAt: got[1].UpdatedAt,
+	}
+	if diff := cmp.Diff(got[1], want); diff != "" {
+		t.Errorf("failed task (-got +want):\n%s", diff)
+	}
+	if got[4].Service != "svc-gone" || got[4].NodeHostname != "mgr" {
+		t.Errorf("task of a removed service: %+v", got[4])
+	}
+	if diff := cmp.Diff(f.calls, map[string]int{"ServiceList": 1, "NodeList": 1, "TaskList": 1}); diff != "" {
+		t.Errorf("engine calls (-got +want):\n%s", diff)
+	}
+}
+
+func TestListTasks_Filters(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tf        TaskFilter
+		services  []string // the engine filter wanted
+		nodes     []string
+		wantTasks []string // after the state filter (the fake ignores engine filters)
+	}{
+		{"service by name", TaskFilter{Service: "api"}, []string{"svc-api"}, nil, []string{"t1", "t1old", "t2", "t3", "t9"}},
+		{"service by ID", TaskFilter{Service: "svc-db"}, []string{"svc-db"}, nil, nil},
+		{"service by unique prefix", TaskFilter{Service: "svc-d"}, []string{"svc-db"}, nil, nil},
+		{"node by ID", TaskFilter{Node: "w1"}, nil, []string{"w1"}, nil},
+		{"node by a hostname listed twice", TaskFilter{Node: "w2"}, nil, []string{"x2", "x2-old"}, nil},
+		{"node by unique prefix", TaskFilter{Node: "m"}, nil, []string{"m1"}, nil},
+		{"state", TaskFilter{State: "failed"}, nil, nil, []string{"t1old"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := taskFixture()
+			f.taskFilter = func(o swarm.TaskListOptions) []swarm.Task {
+				gotS, gotN := o.Filters.Get("service"), o.Filters.Get("node")
+				slices.Sort(gotS)
+				slices.Sort(gotN)
+				if !slices.Equal(gotS, tc.services) || !slices.Equal(gotN, tc.nodes) {
+					t.Errorf("engine filters service %v node %v, want %v and %v", gotS, gotN, tc.services, tc.nodes)
+				}
+				return f.tasks
+			}
+			got, err := listTasks(context.Background(), f, "prod", tc.tf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantTasks != nil {
+				if diff := cmp.Diff(ids(got), tc.wantTasks); diff != "" {
+					t.Errorf("tasks (-got +want):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestListTasks_Unknown(t *testing.T) {
+	for _, tc := range []struct {
+		tf    TaskFilter
+		kind  error
+		field string
+	}{
+		{TaskFilter{Service: "web"}, errs.ErrNotFound, ""},
+		{TaskFilter{Service: "svc-"}, errs.ErrInvalid, "service"}, // ambiguous prefix
+		{TaskFilter{Node: "nowhere"}, errs.ErrNotFound, ""},
+		{TaskFilter{Node: "x"}, errs.ErrInvalid, "node"},
+	} {
+		f := taskFixture()
+		_, err := listTasks(context.Background(), f, "prod", tc.tf)
+		pe, ok := errs.Public(err)
+		if !ok || pe.Kind != tc.kind || pe.Field != tc.field {
+			t.Errorf("%+v: error %v, want kind %v field %q", tc.tf, err, tc.kind, tc.field)
+		}
+		if f.calls["TaskList"] != 0 {
+			t.Errorf("%+v: listed tasks although the filter names nothing", tc.tf)
+		}
+	}
+	if err := (TaskFilter{State: "sleeping"}).validate(); errs.KindOf(err) != errs.ErrInvalid {
+		t.Errorf("unknown state: %v", err)
+	}
+	if err := (TaskFilter{State: "running"}).validate(); err != nil {
+		t.Errorf("running: %v", err)
+	}
+}
