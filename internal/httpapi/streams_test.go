@@ -192,7 +192,7 @@ func TestEvents_ServiceAndTaskEvents(t *testing.T) {
 	defer cancel()
 	defer resp.Body.Close()
 	r := lines(resp.Body)
-	readUntil(t, r, ": stream open", 10*time.Second)
+	readUntil(t, r, `"action":"connected"`, 10*time.Second)
 	admin.MustDo(http.MethodPost, "/api/v1/clusters/ev/services", map[string]any{"name": "ev", "image": testenv.HelloImage1, "replicas": 1}, nil, 201)
 	removeAfter(t, m, "ev")
 	seen := readUntil(t, r, `"name":"ev"`, 30*time.Second)
@@ -246,3 +246,39 @@ func TestServices_ListCostsOneEngineCall(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestEvents_ResumeThroughAnotherManager kills the manager that streams
+// the events: the stream goes on through another manager and reports the
+// reconnection, and later changes still arrive.
+func TestEvents_ResumeThroughAnotherManager(t *testing.T) {
+	swm := testenv.StartSwarm(t, testenv.SwarmOptions{Managers: 3, Name: "er"})
+	cfg := apitest.Config(t, apitest.WithEngineTimeout(3*time.Second))
+	cfg.LogLevel = "debug"
+	in := apitest.Start(t, cfg)
+	admin := in.Admin(t)
+	first := swm.Managers[0]
+	register(t, admin, "er", first.Endpoint)
+	defer func() {
+		if t.Failed() {
+			t.Logf("instance log:\n%s", in.Logs.String())
+		}
+	}()
+	resp, cancel := openStream(t, admin, "/api/v1/clusters/er/events", true)
+	defer cancel()
+	defer resp.Body.Close()
+	r := lines(resp.Body)
+	readUntil(t, r, `"action":"connected"`, 10*time.Second)
+	if err := first.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, r, `"action":"reconnected"`, time.Minute)
+	// Writes need a leader again; then the change must come through.
+	testenv.Poll(t, time.Minute, "a service created after the new leader is elected", func() error {
+		status, text := admin.Do(http.MethodPost, "/api/v1/clusters/er/services", map[string]any{"name": "er", "image": testenv.HelloImage1, "replicas": 0}, nil)
+		if status != 201 && status != 409 {
+			return fmt.Errorf("%d %s", status, text)
+		}
+		return nil
+	})
+	readUntil(t, r, `"name":"er"`, time.Minute)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/rs/zerolog"
 )
 
 // Event is one change in a cluster, as the events stream sends it.
@@ -28,9 +29,9 @@ const taskPoll = 2 * time.Second
 // Events sends the cluster's swarm-scope events to out until ctx ends.
 // When the manager streaming them stops answering, the stream is resumed
 // through another manager from the last event's time, so nothing in
-// between is lost; a gap it cannot cover is reported as an event of type
-// "stream" and action "reconnected". It returns ctx's error, or an error
-// when no manager answers at all.
+// between is lost. Events of type "stream" say when the engine stream is
+// "connected" and "reconnected", and through which endpoint. It returns
+// ctx's error, or an error when no manager answers at all.
 func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) error {
 	c, err := f.cluster(ctx, cluster)
 	if err != nil {
@@ -45,7 +46,7 @@ func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) er
 	for attempt := 0; ; attempt++ {
 		var msgs <-chan events.Message
 		var errc <-chan error
-		_, err := f.do(ctx, c, stream, func(ctx context.Context, api Engine) error {
+		ep, err := f.do(ctx, c, stream, func(ctx context.Context, api Engine) error {
 			// Ping first: Events itself reports a dead engine only on
 			// the error channel, too late to try the next manager.
 			if _, err := api.Ping(ctx); err != nil {
@@ -60,9 +61,12 @@ func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) er
 		if err != nil {
 			return err
 		}
+		zerolog.Ctx(ctx).Debug().Str("cluster", cluster).Str("endpoint", ep).Int("attempt", attempt).Msg("events stream open")
+		action := "connected"
 		if attempt > 0 {
-			send(ctx, out, Event{Type: "stream", Action: "reconnected", Time: f.now().UTC()})
+			action = "reconnected"
 		}
+		send(ctx, out, Event{Type: "stream", Action: action, Time: f.now().UTC(), Attributes: map[string]string{"endpoint": ep}})
 		for done := false; !done; {
 			select {
 			case <-ctx.Done():
@@ -82,7 +86,8 @@ func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) er
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				_ = err // the manager went away: resume through another
+				zerolog.Ctx(ctx).Debug().Err(err).Str("cluster", cluster).Str("endpoint", ep).Msg("events stream broke; resuming")
+				f.pool.markDown(ep)
 				done = true
 			}
 		}

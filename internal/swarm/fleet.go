@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
+	"github.com/rs/zerolog"
 
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/errs"
@@ -83,7 +84,12 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 			f.pool.markUp(c.Name, ep)
 			return ep, nil
 		}
-		switch failure := classify(err, timedOut); failure {
+		failure := classify(err, timedOut)
+		if failure != answered {
+			zerolog.Ctx(ctx).Debug().Str("cluster", c.Name).Str("endpoint", ep).Str("cause", shortCause(err, timedOut)).
+				Msg("manager did not answer; trying the next")
+		}
+		switch failure {
 		case answered:
 			f.pool.markUp(c.Name, ep)
 			if errs.KindOf(err) != nil { // ours already (validation, not found)
