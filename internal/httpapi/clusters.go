@@ -185,11 +185,7 @@ func (a *API) updateCluster(c *fiber.Ctx) error {
 		}
 		ch.TLS = tr.toStore()
 	}
-	cl, err := a.Fleet.UpdateCluster(c.UserContext(), c.Params("cluster"), ch)
-	if err != nil {
-		return err
-	}
-	_, isDefault, err := a.Fleet.GetCluster(c.UserContext(), cl.Name)
+	cl, isDefault, err := a.Fleet.UpdateCluster(c.UserContext(), c.Params("cluster"), ch)
 	if err != nil {
 		return err
 	}
@@ -204,11 +200,7 @@ func (a *API) deleteCluster(c *fiber.Ctx) error {
 }
 
 func (a *API) refreshCluster(c *fiber.Ctx) error {
-	cl, err := a.Fleet.RefreshCluster(c.UserContext(), c.Params("cluster"))
-	if err != nil {
-		return err
-	}
-	_, isDefault, err := a.Fleet.GetCluster(c.UserContext(), cl.Name)
+	cl, isDefault, err := a.Fleet.RefreshCluster(c.UserContext(), c.Params("cluster"))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -166,6 +167,21 @@ type AuditFilter struct {
 	Action  string // exact, or a prefix ending in "." ("service.")
 	Since   time.Time
 	Limit   int // 0: the backend's default (100)
+}
+
+// Match reports whether r passes f (Limit aside). An Action ending in "."
+// is a prefix: "service." selects every service action.
+func (f AuditFilter) Match(r AuditRecord) bool {
+	switch {
+	case f.Cluster != "" && r.Cluster != f.Cluster,
+		f.User != "" && r.User != f.User,
+		!f.Since.IsZero() && r.Time.Before(f.Since):
+		return false
+	case strings.HasSuffix(f.Action, "."):
+		return strings.HasPrefix(r.Action, f.Action)
+	default:
+		return f.Action == "" || r.Action == f.Action
+	}
 }
 
 // Audit is an append-only log capped at a configured number of records;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -51,18 +52,28 @@ func (n NewCluster) validate() error {
 	if err := ValidClusterName(n.Name); err != nil {
 		return err
 	}
-	if n.Endpoint == "" {
-		return errs.Invalid("endpoint", "required: a manager's engine API, tcp://host:2375, tcp://host:2376 with tls, or unix:///var/run/docker.sock")
-	}
-	if _, err := ParseEndpoint(n.Endpoint); err != nil {
-		return errs.Invalid("endpoint", "%v", err)
-	}
-	if n.TLS != nil {
-		if _, err := TLSConfig(n.TLS); err != nil {
-			return err
-		}
+	if _, err := validEngine(n.Endpoint, n.TLS, "a manager's engine API, tcp://host:2375, tcp://host:2376 with tls, or unix:///var/run/docker.sock"); err != nil {
+		return err
 	}
 	return validLabels("labels", n.Labels)
+}
+
+// validEngine checks the "endpoint" and "tls" fields of a request that
+// names an engine; what says what the endpoint should be when it is missing.
+func validEngine(endpoint string, t *store.TLS, what string) (*url.URL, error) {
+	if endpoint == "" {
+		return nil, errs.Invalid("endpoint", "required: %s", what)
+	}
+	u, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, errs.Invalid("endpoint", "%v", err)
+	}
+	if t != nil {
+		if _, err := TLSConfig(t); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
 }
 
 // probeEngine asks one engine for /info through a fresh call, translating
@@ -286,11 +297,16 @@ func (f *Fleet) GetCluster(ctx context.Context, name string) (store.Cluster, boo
 	if err != nil {
 		return store.Cluster{}, false, err
 	}
+	isDefault, err := f.isDefault(ctx, name)
+	return c, isDefault, err
+}
+
+func (f *Fleet) isDefault(ctx context.Context, name string) (bool, error) {
 	def, err := f.store.DefaultCluster(ctx)
 	if err != nil {
-		return store.Cluster{}, false, fmt.Errorf("cluster %q: %w", name, err)
+		return false, fmt.Errorf("cluster %q: default mark: %w", name, err)
 	}
-	return c, def == name, nil
+	return def == name, nil
 }
 
 // ClusterChange is a partial update of a registration.
@@ -303,26 +319,26 @@ type ClusterChange struct {
 	Default  *bool
 }
 
-// UpdateCluster changes a registration. New endpoints must reach managers
-// of the same swarm.
-func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (c store.Cluster, err error) {
+// UpdateCluster changes a registration and answers it with its default
+// mark. New endpoints must reach managers of the same swarm.
+func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (c store.Cluster, isDefault bool, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.update", name, "", err) }()
 	if ch.Labels != nil {
 		if err := validLabels("labels", ch.Labels); err != nil {
-			return store.Cluster{}, err
+			return store.Cluster{}, false, err
 		}
 	}
 	if ch.TLS != nil {
 		if _, err := TLSConfig(ch.TLS); err != nil {
-			return store.Cluster{}, err
+			return store.Cluster{}, false, err
 		}
 	}
 	if ch.Endpoints != nil && len(ch.Endpoints) == 0 {
-		return store.Cluster{}, errs.Invalid("endpoints", "give at least one manager endpoint")
+		return store.Cluster{}, false, errs.Invalid("endpoints", "give at least one manager endpoint")
 	}
 	for i, e := range ch.Endpoints {
 		if _, err := ParseEndpoint(e); err != nil {
-			return store.Cluster{}, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
+			return store.Cluster{}, false, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
 		}
 	}
 	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
@@ -359,9 +375,10 @@ func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange
 			}
 		}
 		f.pool.Forget(old)
-		return nil
+		isDefault, err = f.isDefault(ctx, name)
+		return err
 	})
-	return c, err
+	return c, isDefault, err
 }
 
 func (f *Fleet) setDefault(ctx context.Context, name string, on bool) error {
@@ -409,8 +426,9 @@ func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
 }
 
 // RefreshCluster re-discovers the swarm's managers through any manager
-// that answers, keeping known endpoints first.
-func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluster, err error) {
+// that answers, keeping known endpoints first, and answers the cluster
+// with its default mark.
+func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluster, isDefault bool, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.refresh", name, "", err) }()
 	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
 		old, err := f.cluster(ctx, name)
@@ -448,9 +466,10 @@ func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluste
 		if err := f.store.UpdateCluster(ctx, c); err != nil {
 			return fmt.Errorf("refresh cluster %q: %w", name, err)
 		}
-		return nil
+		isDefault, err = f.isDefault(ctx, name)
+		return err
 	})
-	return c, err
+	return c, isDefault, err
 }
 
 // DeleteCluster forgets a cluster; the swarm itself is untouched.

@@ -407,12 +407,9 @@ type NodeJoin struct {
 }
 
 func (j *NodeJoin) validate() error {
-	if j.Endpoint == "" {
-		return errs.Invalid("endpoint", "required: the joining engine's API, e.g. tcp://10.0.0.7:2375")
-	}
-	u, err := ParseEndpoint(j.Endpoint)
+	u, err := validEngine(j.Endpoint, j.TLS, "the joining engine's API, e.g. tcp://10.0.0.7:2375")
 	if err != nil {
-		return errs.Invalid("endpoint", "%v", err)
+		return err
 	}
 	switch j.Role {
 	case "":
@@ -420,11 +417,6 @@ func (j *NodeJoin) validate() error {
 	case string(swarm.NodeRoleWorker), string(swarm.NodeRoleManager):
 	default:
 		return errs.Invalid("role", "expected worker or manager")
-	}
-	if j.TLS != nil {
-		if _, err := TLSConfig(j.TLS); err != nil {
-			return err
-		}
 	}
 	if j.AdvertiseAddr == "" && u.Scheme == "tcp" {
 		if host, _, _ := net.SplitHostPort(u.Host); net.ParseIP(host) != nil {
@@ -654,18 +646,8 @@ type LeftNode struct {
 }
 
 func (l NodeLeave) validate() error {
-	if l.Endpoint == "" {
-		return errs.Invalid("endpoint", "required: the leaving engine's API, e.g. tcp://10.0.0.7:2375")
-	}
-	if _, err := ParseEndpoint(l.Endpoint); err != nil {
-		return errs.Invalid("endpoint", "%v", err)
-	}
-	if l.TLS != nil {
-		if _, err := TLSConfig(l.TLS); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := validEngine(l.Endpoint, l.TLS, "the leaving engine's API, e.g. tcp://10.0.0.7:2375")
+	return err
 }
 
 // LeaveNode tells the engine at l.Endpoint to leave the cluster and drops

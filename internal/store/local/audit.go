@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -60,7 +59,7 @@ func (s *Store) ListAudit(_ context.Context, f store.AuditFilter) ([]store.Audit
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
 			}
-			if matches(f, r) {
+			if f.Match(r) {
 				out = append(out, r)
 			}
 		}
@@ -71,18 +70,4 @@ func (s *Store) ListAudit(_ context.Context, f store.AuditFilter) ([]store.Audit
 
 func seqKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, seq)
-}
-
-// matches reports whether r passes f. An Action ending in "." is a prefix.
-func matches(f store.AuditFilter, r store.AuditRecord) bool {
-	switch {
-	case f.Cluster != "" && r.Cluster != f.Cluster,
-		f.User != "" && r.User != f.User,
-		!f.Since.IsZero() && r.Time.Before(f.Since):
-		return false
-	case strings.HasSuffix(f.Action, "."):
-		return strings.HasPrefix(r.Action, f.Action)
-	default:
-		return f.Action == "" || r.Action == f.Action
-	}
 }

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -64,7 +63,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 			if r.ID == "" {
 				r.ID = m.ID
 			}
-			if matches(f, r) && len(out) < limit {
+			if f.Match(r) && len(out) < limit {
 				out = append(out, r)
 			}
 		}
@@ -75,18 +74,4 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		end = "(" + msgs[len(msgs)-1].ID
 	}
 	return out, nil
-}
-
-// matches reports whether r passes f. An Action ending in "." is a prefix.
-func matches(f store.AuditFilter, r store.AuditRecord) bool {
-	switch {
-	case f.Cluster != "" && r.Cluster != f.Cluster,
-		f.User != "" && r.User != f.User,
-		!f.Since.IsZero() && r.Time.Before(f.Since):
-		return false
-	case strings.HasSuffix(f.Action, "."):
-		return strings.HasPrefix(r.Action, f.Action)
-	default:
-		return f.Action == "" || r.Action == f.Action
-	}
 }
