@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -79,11 +80,17 @@ func (l *Log) Record(ctx context.Context, user, action, cluster, target string, 
 }
 
 // errorText is what an audit record says of a failure: the public message
-// where there is one, the kind's text otherwise.
+// where there is one, the kind's text otherwise; never an internal cause,
+// which is logged with the request id instead.
 func errorText(err error) string {
-	s := err.Error()
+	s := "internal error"
 	if pe, ok := errs.Public(err); ok {
-		s = pe.Error()
+		s = pe.Message
+		if pe.Field != "" {
+			s = pe.Field + ": " + s
+		}
+	} else if k := errs.KindOf(err); k != nil {
+		s = k.Error()
 	}
 	if len(s) > maxErrorLen {
 		s = s[:maxErrorLen] + "…"
@@ -97,7 +104,35 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// List answers records matching f, newest first.
-func (l *Log) List(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error) {
+// Query is an audit search as a client writes it.
+type Query struct {
+	Cluster, User, Action string
+	// Since is an RFC 3339 time or a duration back from now ("1h").
+	Since string
+	// Limit is a number from 1 to 10000; "" means the store's default.
+	Limit string
+}
+
+// Search answers the records q selects, newest first.
+func (l *Log) Search(ctx context.Context, q Query) ([]store.AuditRecord, error) {
+	f := store.AuditFilter{Cluster: q.Cluster, User: q.User, Action: q.Action}
+	if q.Since != "" {
+		t, err := time.Parse(time.RFC3339, q.Since)
+		if err != nil {
+			d, derr := time.ParseDuration(q.Since)
+			if derr != nil || d <= 0 {
+				return nil, errs.Invalid("since", "expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (1h)")
+			}
+			t = l.now().Add(-d)
+		}
+		f.Since = t
+	}
+	if q.Limit != "" {
+		n, err := strconv.Atoi(q.Limit)
+		if err != nil || n < 1 || n > 10000 {
+			return nil, errs.Invalid("limit", "expected a number from 1 to 10000")
+		}
+		f.Limit = n
+	}
 	return l.store.ListAudit(ctx, f)
 }

@@ -105,7 +105,17 @@ func (s *Service) hash(password string) ([]byte, error) {
 // Login checks a username and password and opens a session. It answers the
 // cookie value (shown to the browser only) and the session.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, sess store.Session, u store.User, err error) {
-	defer func() { s.audit.Record(ctx, username, "auth.login", "", username, err) }()
+	// A name no account can have is refused before it costs a store write
+	// (throttle counters, audit records), so junk cannot flood the log.
+	if validUsername(username) != nil || len(password) > 1024 {
+		return "", store.Session{}, store.User{}, errs.Unauthorized("invalid username or password")
+	}
+	throttled := false
+	defer func() {
+		if !throttled {
+			s.audit.Record(ctx, username, "auth.login", "", username, err)
+		}
+	}()
 	// Failures count per user and address (the usual guessing), per
 	// address (one client trying many users) and per user from anywhere
 	// (a spread-out attack), with limits that keep one attacker from
@@ -121,6 +131,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 	}
 	for _, k := range keys {
 		if err := s.throttled(ctx, k.key, k.max); err != nil {
+			throttled = errors.Is(err, errs.ErrRateLimited)
 			return "", store.Session{}, store.User{}, err
 		}
 	}

@@ -82,7 +82,11 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 			continue
 		}
 		if err := k.set(&c, v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, redactIf(k.secret, v), err))
+			shown := redactIf(k.secret, v)
+			if k.name == "redis-url" {
+				shown = RedactURL(legacyRedisURL(v))
+			}
+			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, shown, err))
 		}
 	}
 	if c.InstanceID == "" && env.Hostname != nil {
@@ -209,7 +213,14 @@ func (c Config) String() string {
 // RedactURL hides the password of a URL.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Unparseable: hide whatever stands between the scheme and an @.
+		if i, j := strings.Index(s, "://"), strings.LastIndex(s, "@"); i >= 0 && j > i {
+			return s[:i+3] + "xxxxx" + s[j:]
+		}
+		return "<unparseable URL>"
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, has := u.User.Password(); has {

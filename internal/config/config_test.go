@@ -134,3 +134,16 @@ func TestLoad_MissingSecretFile(t *testing.T) {
 		t.Fatalf("Load() error = %v", err)
 	}
 }
+
+func TestLoad_BadRedisURLHidesPassword(t *testing.T) {
+	for _, v := range []string{"redis://:s3cr3t@host:port/0", "http://:s3cr3t@host:6379", "redis://host:6379:s3cr3t/x"} {
+		_, _, err := Load(nil, testEnv(map[string]string{"SWARMOPS_REDIS_URL": v}, nil), io.Discard)
+		if err == nil {
+			t.Errorf("%s: accepted", v)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("the problem line shows the password: %v", err)
+		}
+	}
+}

@@ -93,8 +93,8 @@ var keys = []key{
 		get: func(c *Config) string { return c.RedisPrefix }},
 	{name: "admin-password", secret: true, help: "first admin's password when no user exists (random and logged once if empty)",
 		set: func(c *Config, v string) error {
-			if v != "" && len(v) < 8 {
-				return errors.New("must be at least 8 characters")
+			if v != "" && (len(v) < 8 || len(v) > 72) {
+				return errors.New("must be 8 to 72 bytes (bcrypt's limit)")
 			}
 			c.AdminPassword = v
 			return nil

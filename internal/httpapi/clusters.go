@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"strconv"
 	"strings"
 	"time"
 
@@ -103,31 +102,21 @@ func (r clusterReq) toDomain() swarm.NewCluster {
 }
 
 func (a *API) listClusters(c *fiber.Ctx) error {
-	all, def, err := a.Fleet.ListClusters(c.UserContext())
-	if err != nil {
-		return err
-	}
 	f, err := listFilter(c)
 	if err != nil {
 		return err
 	}
-	var kept []store.Cluster
-	for _, cl := range all {
-		if f.Match(cl.Name, cl.Labels) {
-			kept = append(kept, cl)
-		}
+	withHealth, err := queryBool(c, "health")
+	if err != nil {
+		return err
 	}
-	var health map[string]swarm.Health
-	if withHealth, _ := strconv.ParseBool(c.Query("health")); withHealth {
-		health = a.Fleet.HealthOfAll(c.UserContext(), kept)
+	views, err := a.Fleet.ListClusters(c.UserContext(), f, withHealth)
+	if err != nil {
+		return err
 	}
-	out := make([]clusterDTO, 0, len(kept))
-	for _, cl := range kept {
-		var h *swarm.Health
-		if hh, ok := health[cl.Name]; ok {
-			h = &hh
-		}
-		out = append(out, toClusterDTO(cl, cl.Name == def, h))
+	out := make([]clusterDTO, len(views))
+	for i, v := range views {
+		out[i] = toClusterDTO(v.Cluster, v.Default, v.Health)
 	}
 	return c.JSON(listOf(out))
 }
@@ -160,12 +149,11 @@ func (a *API) initCluster(c *fiber.Ctx) error {
 }
 
 func (a *API) getCluster(c *fiber.Ctx) error {
-	cl, isDefault, err := a.Fleet.GetCluster(c.UserContext(), c.Params("cluster"))
+	v, err := a.Fleet.GetCluster(c.UserContext(), c.Params("cluster"))
 	if err != nil {
 		return err
 	}
-	h := a.Fleet.HealthOfAll(c.UserContext(), []store.Cluster{cl})[cl.Name]
-	return c.JSON(toClusterDTO(cl, isDefault, &h))
+	return c.JSON(toClusterDTO(v.Cluster, v.Default, v.Health))
 }
 
 func (a *API) updateCluster(c *fiber.Ctx) error {

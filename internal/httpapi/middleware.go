@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -53,7 +54,9 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 		if err == nil && mutating(c.Method()) {
 			got := c.Get(HeaderCSRF)
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRFToken)) != 1 {
-				return errs.Forbidden("missing or wrong %s header; send the csrf_token answered at login (also in GET /api/v1/auth/me)", HeaderCSRF)
+				err := errs.Forbidden("missing or wrong %s header; send the csrf_token answered at login (also in GET /api/v1/auth/me)", HeaderCSRF)
+				a.Audit.Record(c.UserContext(), p.Username, "access.denied", c.Params("cluster"), c.Method()+" "+c.Path(), err)
+				return err
 			}
 		}
 	}
@@ -70,12 +73,17 @@ func principal(c *fiber.Ctx) auth.Principal {
 	return p
 }
 
-// requirePerm refuses callers whose role lacks perm.
-func requirePerm(perm auth.Permission) fiber.Handler {
+// requirePerm refuses callers whose role lacks perm; a refused mutating
+// call is audited (it is an attempt to change something).
+func (a *API) requirePerm(perm auth.Permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := principal(c)
 		if !p.Role.Can(perm) {
-			return errs.Forbidden("%s needs role %s; %s is %s", perm, perm.MinRole(), p.Username, p.Role)
+			err := errs.Forbidden("%s needs role %s; %s is %s", perm, perm.MinRole(), p.Username, p.Role)
+			if mutating(c.Method()) {
+				a.Audit.Record(c.UserContext(), p.Username, "access.denied", c.Params("cluster"), c.Method()+" "+c.Path(), err)
+			}
+			return err
 		}
 		return c.Next()
 	}
@@ -94,6 +102,21 @@ const (
 	idempotencyClaimTTL = 15 * time.Minute
 )
 
+// noReplay lists routes whose answers carry a secret (an API token's text,
+// join tokens): their answers must not be stored, so they take no
+// Idempotency-Key.
+var noReplay = map[string]bool{
+	"POST /api/v1/tokens":                               true,
+	"POST /api/v1/clusters/:cluster/join-tokens/rotate": true,
+}
+
+// maybeApplied reports an error after which the change may have happened:
+// a retry with the same key must not act again, so the answer is kept.
+func maybeApplied(err error) bool {
+	pe, ok := errs.Public(err)
+	return ok && pe.Details["maybe_applied"] == true
+}
+
 // idempotent replays the first answer to a repeated Idempotency-Key of the
 // same caller, instead of acting twice.
 func (a *API) idempotent(c *fiber.Ctx) error {
@@ -104,8 +127,11 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 	if len(key) > 128 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return errs.Invalid(HeaderIdempotencyKey, "expected 1-128 visible ASCII characters, e.g. a UUID")
 	}
+	if noReplay[c.Route().Method+" "+c.Route().Path] {
+		return errs.Invalid(HeaderIdempotencyKey, "not accepted here: the answer carries a secret, which is never stored for replay")
+	}
 	sum := sha256.Sum256(c.Body())
-	fp := c.Method() + " " + c.Path() + " " + hex.EncodeToString(sum[:])
+	fp := c.Method() + " " + c.OriginalURL() + " " + hex.EncodeToString(sum[:])
 	skey := "idem:" + principal(c).Username + ":" + key
 	ctx := c.UserContext()
 	// The claim lives only as long as an operation may run, so a key whose
@@ -125,6 +151,12 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, prev.ContentType)
 		return c.Status(prev.Status).Send(prev.Body)
 	}
+	defer func() {
+		if r := recover(); r != nil { // free the key, then let recoverer report
+			_ = a.Store.AbortIdempotent(context.WithoutCancel(ctx), skey)
+			panic(r)
+		}
+	}()
 	err = c.Next()
 	if err != nil {
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
@@ -132,7 +164,7 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
-	if status >= 500 || status == fiber.StatusLocked || status == fiber.StatusTooManyRequests {
+	if (status >= 500 || status == fiber.StatusLocked || status == fiber.StatusTooManyRequests) && !maybeApplied(err) {
 		// Nothing (or not certainly anything) was done: let a retry act.
 		if err := a.Store.AbortIdempotent(ctx, skey); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotency key not released; it frees itself after 15m")

@@ -186,27 +186,28 @@ func (a *API) serviceNginx(c *fiber.Ctx) error {
 }
 
 func (a *API) events(c *fiber.Ctx) error {
-	cluster := c.Params("cluster")
-	if _, _, err := a.Fleet.GetCluster(c.UserContext(), cluster); err != nil {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
+	evs, err := a.Fleet.SubscribeEvents(ctx, c.Params("cluster"))
+	if err != nil {
+		cancel()
 		return err
 	}
-	return httpx.Stream(c, a.stopping(), true, func(ctx context.Context, out chan<- httpx.StreamItem) error {
-		evs := make(chan swarm.Event, 16)
-		done := make(chan error, 1)
-		go func() { done <- a.Fleet.Events(ctx, cluster, evs) }()
+	return httpx.Stream(c, a.stopping(), true, func(sctx context.Context, out chan<- httpx.StreamItem) error {
+		defer cancel()
 		for {
 			select {
-			case ev := <-evs:
+			case ev, ok := <-evs:
+				if !ok {
+					return nil
+				}
 				b, _ := json.Marshal(ev)
 				select {
 				case out <- httpx.StreamItem{Event: ev.Type, Data: string(b)}:
-				case <-ctx.Done():
-				}
-			case err := <-done:
-				if ctx.Err() != nil {
+				case <-sctx.Done():
 					return nil
 				}
-				return err
+			case <-sctx.Done():
+				return nil
 			}
 		}
 	})

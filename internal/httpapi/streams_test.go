@@ -111,24 +111,35 @@ func TestServices_Logs(t *testing.T) {
 	}
 	admin.MustDo(http.MethodGet, "/api/v1/clusters/lg/services/nope/logs", nil, nil, 404)
 
-	// A following stream, as server-sent events; when the client goes
-	// away, the engine stream and every goroutine behind it end.
-	ignore := goleak.IgnoreCurrent()
-	resp, cancel := openStream(t, admin, "/api/v1/clusters/lg/services/lg/logs?follow=true&tail=all", true)
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Errorf("Content-Type %q", ct)
+	// Following streams, as server-sent events and as plain text (which
+	// has no heartbeat to notice a client with); when the client goes
+	// away from a quiet service, the engine stream and every goroutine
+	// behind it end.
+	for _, sse := range []bool{true, false} {
+		t.Run(fmt.Sprintf("follow sse=%v", sse), func(t *testing.T) {
+			httpx.Heartbeat = time.Hour // only the connection can tell
+			ignore := goleak.IgnoreCurrent()
+			resp, cancel := openStream(t, admin, "/api/v1/clusters/lg/services/lg/logs?follow=true&tail=all", sse)
+			want, ct := "line 5", "text/plain; charset=utf-8"
+			if sse {
+				want, ct = "data: line 5", "text/event-stream"
+			}
+			if got := resp.Header.Get("Content-Type"); got != ct {
+				t.Errorf("Content-Type %q, want %q", got, ct)
+			}
+			readUntil(t, lines(resp.Body), want, 30*time.Second)
+			cancel()
+			resp.Body.Close()
+			testenv.Poll(t, 20*time.Second, "no goroutine left from the log stream", func() error {
+				return goleak.Find(ignore,
+					goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).getCh.func1"),
+					goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"),
+					goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+					goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+					goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"))
+			})
+		})
 	}
-	readUntil(t, lines(resp.Body), "data: line 5", 30*time.Second)
-	cancel()
-	resp.Body.Close()
-	testenv.Poll(t, 20*time.Second, "no goroutine left from the log stream", func() error {
-		return goleak.Find(ignore,
-			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).getCh.func1"),
-			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"),
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"))
-	})
 }
 
 func TestServices_NginxThroughRealNginx(t *testing.T) {
@@ -186,13 +197,32 @@ func TestServices_NginxThroughRealNginx(t *testing.T) {
 }
 
 func TestEvents_ServiceAndTaskEvents(t *testing.T) {
-	swm, _, admin := sharedCluster(t, "ev")
+	swm := testenv.SharedSwarm(t)
 	m := swm.Managers[0]
+	var streams atomic.Int64
+	counting := sw.WithTransport(func(_ string, rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/events") {
+				streams.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	in := apitest.Start(t, apitest.Config(t), server.WithPoolOptions(counting))
+	admin := in.Admin(t)
+	register(t, admin, "ev", m.Endpoint)
 	resp, cancel := openStream(t, admin, "/api/v1/clusters/ev/events", true)
 	defer cancel()
 	defer resp.Body.Close()
 	r := lines(resp.Body)
 	readUntil(t, r, `"action":"connected"`, 10*time.Second)
+	// A second subscriber shares the engine stream, and is told it is
+	// connected too.
+	resp2, cancel2 := openStream(t, admin, "/api/v1/clusters/ev/events", true)
+	defer cancel2()
+	defer resp2.Body.Close()
+	r2 := lines(resp2.Body)
+	readUntil(t, r2, `"action":"connected"`, 10*time.Second)
 	admin.MustDo(http.MethodPost, "/api/v1/clusters/ev/services", map[string]any{"name": "ev", "image": testenv.HelloImage1, "replicas": 1}, nil, 201)
 	removeAfter(t, m, "ev")
 	seen := readUntil(t, r, `"name":"ev"`, 30*time.Second)
@@ -200,6 +230,10 @@ func TestEvents_ServiceAndTaskEvents(t *testing.T) {
 		t.Errorf("service event without its type line: %q", seen)
 	}
 	readUntil(t, r, `"action":"running"`, 2*time.Minute)
+	readUntil(t, r2, `"name":"ev"`, 30*time.Second)
+	if n := streams.Load(); n != 1 {
+		t.Errorf("two subscribers opened %d engine event streams, want 1", n)
+	}
 	admin.MustDo(http.MethodGet, "/api/v1/clusters/nope/events", nil, nil, 404)
 }
 

@@ -92,8 +92,10 @@ func (a *API) login(c *fiber.Ctx) error {
 		return err
 	}
 	httpx.SetUser(c, u.Username)
+	// A browser-session cookie: the server ends it after the idle
+	// lifetime, which a fixed Expires here could not follow.
 	c.Cookie(&fiber.Cookie{
-		Name: CookieName, Value: cookie, Path: "/", Expires: sess.ExpiresAt,
+		Name: CookieName, Value: cookie, Path: "/", SessionOnly: true,
 		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
 	})
 	return c.JSON(loginDTO{User: userRefDTO{u.Username, u.Role}, CSRFToken: sess.CSRFToken})

@@ -25,6 +25,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	Log            zerolog.Logger
 	BodyLimit      int
+	// RequestTimeout bounds the context of every request (5 min when 0);
+	// streams run on a context of their own.
+	RequestTimeout time.Duration
 }
 
 // Locals keys.
@@ -42,6 +45,9 @@ const HeaderInstance = "X-SwarmOps-Instance"
 func New(o Options) *fiber.App {
 	if o.BodyLimit == 0 {
 		o.BodyLimit = 8 << 20
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 5 * time.Minute
 	}
 	trusted := make([]string, len(o.TrustedProxies))
 	for i, p := range o.TrustedProxies {
@@ -71,8 +77,10 @@ func New(o Options) *fiber.App {
 func requestContext(o Options) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
+		// A request id is taken from a trusted proxy (to follow a request
+		// through it), never from a client, whose id would be in the audit.
 		id := c.Get(fiber.HeaderXRequestID)
-		if !validRequestID(id) {
+		if !validRequestID(id) || !isTrusted(c.Context().RemoteIP().String(), o.TrustedProxies) {
 			id = newRequestID()
 		}
 		ip := clientIP(c, o.TrustedProxies)
@@ -81,7 +89,8 @@ func requestContext(o Options) fiber.Handler {
 		c.Set(fiber.HeaderXRequestID, id)
 		c.Set(HeaderInstance, o.Instance)
 		logger := o.Log.With().Str("request_id", id).Logger()
-		ctx := logger.WithContext(c.UserContext())
+		ctx, cancel := context.WithTimeout(logger.WithContext(c.UserContext()), o.RequestTimeout)
+		defer cancel()
 		ctx = audit.WithActor(ctx, audit.Actor{RequestID: id})
 		c.SetUserContext(ctx)
 
@@ -239,8 +248,6 @@ func Classify(err error) (int, ProblemBody, time.Duration) {
 		switch {
 		case fe.Code == fiber.StatusNotFound:
 			code = "not_found"
-		case fe.Code == fiber.StatusMethodNotAllowed:
-			code = "method_not_allowed"
 		case fe.Code == fiber.StatusRequestEntityTooLarge:
 			code = "bad_request"
 		case fe.Code >= 500:

@@ -3,10 +3,16 @@ package httpx
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/rs/zerolog"
 )
 
 // StreamItem is one message of a stream: for server-sent events, Event
@@ -46,10 +52,20 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 	result := make(chan error, 1)
 	go func() {
 		defer close(items)
+		defer func() {
+			if r := recover(); r != nil {
+				zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("stream producer panicked")
+				result <- errors.New("stream producer panicked")
+			}
+		}()
 		result <- produce(ctx, items)
 	}()
+	// Watch the connection itself, which says EOF as soon as the client
+	// goes away; heartbeats only keep proxies from closing idle streams.
+	stopWatch := watchClose(c, cancel)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer func() {
+			stopWatch()
 			stopAfter()
 			cancel()
 			for range items { // let the producer finish
@@ -107,7 +123,9 @@ func writeItem(w *bufio.Writer, sse bool, it StreamItem) {
 	if it.Event != "" {
 		_, _ = w.WriteString("event: " + it.Event + "\n")
 	}
-	for _, line := range strings.Split(it.Data, "\n") {
+	// EventSource ends lines at \r too: split there as well, or a log line
+	// could forge events.
+	for _, line := range lineBreaks.Split(it.Data, -1) {
 		_, _ = w.WriteString("data: " + line + "\n")
 	}
 	_ = w.WriteByte('\n')
@@ -122,4 +140,41 @@ func writeEnd(w *bufio.Writer, sse bool, err error) {
 		_, _ = w.WriteString("\n[stream ended: " + body.Message + "]\n")
 	}
 	_ = w.Flush()
+}
+
+var lineBreaks = regexp.MustCompile(`\r\n|\r|\n`)
+
+// watchClose cancels a stream when its client closes the connection, and
+// answers a function that stops watching; it must be called before the
+// response is complete. The server reads nothing from a connection while
+// it writes a response, so a read here sees only the client's EOF, or a
+// request pipelined behind a stream, which no client should send: that
+// ends the connection.
+func watchClose(c *fiber.Ctx, cancel context.CancelFunc) (stop func()) {
+	conn := c.Context().Conn()
+	if conn == nil {
+		return func() {}
+	}
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var b [1]byte
+		n, _ := conn.Read(b[:])
+		switch {
+		case stopping.Load() && n == 0: // unblocked by stop
+		case n > 0:
+			_ = conn.Close()
+			cancel()
+		default:
+			cancel()
+		}
+	}()
+	return func() {
+		stopping.Store(true)
+		_ = conn.SetReadDeadline(time.Now())
+		<-done
+		// The server sets its own deadline before it reads the next request.
+		_ = conn.SetReadDeadline(time.Time{})
+	}
 }

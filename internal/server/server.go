@@ -175,11 +175,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// bootstrapRetryMax bounds the wait between bootstrap attempts: an instance
+// must be usable within seconds of Redis answering, however long Redis took
+// to come up (one failed attempt costs a refused connection).
+const bootstrapRetryMax = 2 * time.Second
+
 // bootstrap creates the first admin and registers the local engine, trying
 // again until the store answers (Redis may come up after SwarmOps).
 func bootstrap(ctx context.Context, cfg config.Config, a *auth.Service, f *swarm.Fleet, log zerolog.Logger) {
 	ctx = log.WithContext(audit.WithActor(ctx, audit.Actor{User: "system"}))
-	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+	for delay := time.Second; ; delay = min(2*delay, bootstrapRetryMax) {
 		err := ensureAdmin(ctx, cfg, a, log)
 		if err == nil {
 			break
@@ -222,7 +227,7 @@ func autoregister(ctx context.Context, cfg config.Config, f *swarm.Fleet, log ze
 			return
 		}
 	}
-	all, _, err := f.ListClusters(ctx)
+	all, err := f.ListClusters(ctx, swarm.Filter{}, false)
 	if err != nil {
 		log.Warn().Err(err).Msg("autoregister: cannot read the cluster registry")
 		return

@@ -79,10 +79,11 @@ func validEngine(endpoint string, t *store.TLS, what string) (*url.URL, error) {
 // probeEngine asks one engine for /info through a fresh call, translating
 // failures into errors that name the input at fault.
 func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *store.TLS) (system.Info, error) {
-	api, err := f.pool.Client(endpoint, t)
+	api, release, err := f.pool.Temporary(endpoint, t)
 	if err != nil {
 		return system.Info{}, err
 	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	info, err := api.Info(ctx)
@@ -101,7 +102,7 @@ func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *store.TLS) 
 		return system.Info{}, errs.Invalid("tls", "the engine at %s and this request disagree on TLS: give tls for a --tlsverify engine (usually port 2376), none for a plain one (2375)", endpoint)
 	}
 	var ns *notSentError
-	if errors.As(err, &ns) || classify(err, false) != answered {
+	if errors.As(err, &ns) || classify(err, false, read) != answered {
 		return system.Info{}, errs.Invalid("endpoint", "cannot reach the engine at %s: %s", endpoint, shortCause(err, false))
 	}
 	return system.Info{}, errs.Invalid("endpoint", "the engine at %s answered an error: %s", endpoint, engineMessage(err))
@@ -152,7 +153,9 @@ func managerEndpoints(given string, info system.Info) []string {
 	slices.SortFunc(peers, func(a, b swarm.Peer) int { return strings.Compare(a.Addr, b.Addr) })
 	for _, p := range peers {
 		host, _, err := net.SplitHostPort(p.Addr)
-		if err != nil || host == givenHost || (p.NodeID == info.Swarm.NodeID && isUnspecified(givenHost)) {
+		// The answering engine is the one given, whatever name it was
+		// given by (a host name, or an address its peers do not use).
+		if err != nil || host == givenHost || p.NodeID == info.Swarm.NodeID {
 			continue
 		}
 		ep := "tcp://" + net.JoinHostPort(host, port)
@@ -258,15 +261,29 @@ func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (c store.Cluste
 		if info.Swarm.LocalNodeState != swarm.LocalNodeStateInactive && !in.ForceNewCluster {
 			return errs.Conflict("the engine at %s is already part of a swarm (state %q); register it with POST /api/v1/clusters instead", in.Endpoint, info.Swarm.LocalNodeState)
 		}
-		api, err := f.pool.Client(in.Endpoint, in.TLS)
+		// force_new_cluster rebuilds the engine's swarm: refuse before,
+		// not after, when that swarm is registered already.
+		if id := swarmID(info); id != "" {
+			if other, err := f.bySwarmID(ctx, id); err != nil {
+				return err
+			} else if other != "" {
+				return errs.Conflict("the engine at %s is a manager of cluster %q, registered already", in.Endpoint, other)
+			}
+		}
+		api, release, err := f.pool.Temporary(in.Endpoint, in.TLS)
 		if err != nil {
 			return err
 		}
+		defer release()
 		ictx, cancel := context.WithTimeout(ctx, 3*f.timeout)
 		defer cancel()
 		if _, err := api.SwarmInit(ictx, swarm.InitRequest{
 			ListenAddr: in.ListenAddr, AdvertiseAddr: in.AdvertiseAddr, ForceNewCluster: in.ForceNewCluster,
 		}); err != nil {
+			if ictx.Err() != nil || classify(err, false, write) == noAnswer {
+				return maybeApplied(err, "the engine at %s did not answer swarm init in time; it may have made the swarm: "+
+					"register it with POST /api/v1/clusters if it did", in.Endpoint)
+			}
 			return engineError(err)
 		}
 		if info, err = f.probeEngine(ctx, in.Endpoint, in.TLS); err != nil {
@@ -278,27 +295,58 @@ func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (c store.Cluste
 	return c, err
 }
 
-// ListClusters answers every registered cluster.
-func (f *Fleet) ListClusters(ctx context.Context) ([]store.Cluster, string, error) {
+// ClusterView is a registered cluster as answers show it.
+type ClusterView struct {
+	store.Cluster
+	Default bool
+	// Health is set when it was asked for.
+	Health *Health
+}
+
+// ListClusters answers the registered clusters that f selects, with their
+// health probed concurrently when withHealth (the whole costs about one
+// probe).
+func (f *Fleet) ListClusters(ctx context.Context, flt Filter, withHealth bool) ([]ClusterView, error) {
 	all, err := f.store.ListClusters(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("list clusters: %w", err)
+		return nil, fmt.Errorf("list clusters: %w", err)
 	}
 	def, err := f.store.DefaultCluster(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("list clusters: %w", err)
+		return nil, fmt.Errorf("list clusters: %w", err)
 	}
-	return all, def, nil
+	var kept []store.Cluster
+	for _, c := range all {
+		if flt.Match(c.Name, c.Labels) {
+			kept = append(kept, c)
+		}
+	}
+	var health map[string]Health
+	if withHealth {
+		health = f.HealthOfAll(ctx, kept)
+	}
+	out := make([]ClusterView, len(kept))
+	for i, c := range kept {
+		out[i] = ClusterView{Cluster: c, Default: c.Name == def}
+		if h, ok := health[c.Name]; ok {
+			out[i].Health = &h
+		}
+	}
+	return out, nil
 }
 
-// GetCluster answers one cluster and whether it is the default.
-func (f *Fleet) GetCluster(ctx context.Context, name string) (store.Cluster, bool, error) {
+// GetCluster answers one cluster with its health.
+func (f *Fleet) GetCluster(ctx context.Context, name string) (ClusterView, error) {
 	c, err := f.cluster(ctx, name)
 	if err != nil {
-		return store.Cluster{}, false, err
+		return ClusterView{}, err
 	}
 	isDefault, err := f.isDefault(ctx, name)
-	return c, isDefault, err
+	if err != nil {
+		return ClusterView{}, err
+	}
+	h := f.health(ctx, c)
+	return ClusterView{Cluster: c, Default: isDefault, Health: &h}, nil
 }
 
 func (f *Fleet) isDefault(ctx context.Context, name string) (bool, error) {
@@ -437,17 +485,19 @@ func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluste
 		}
 		var info system.Info
 		used, err := f.do(ctx, old, read, func(ctx context.Context, api Engine) (err error) {
-			info, err = api.Info(ctx)
-			return err
+			if info, err = api.Info(ctx); err != nil {
+				return err
+			}
+			if !info.Swarm.ControlAvailable { // demoted: ask another
+				return errNotManager
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		if id := swarmID(info); old.SwarmID != "" && id != old.SwarmID {
 			return errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
-		}
-		if requireManager(used, info) != nil {
-			return errs.Conflict("the engine at %s is no longer a swarm manager", used)
 		}
 		found := managerEndpoints(used, info)
 		c = old
@@ -543,15 +593,18 @@ func (f *Fleet) RotateJoinToken(ctx context.Context, name, role string) (jt Join
 		if err != nil {
 			return err
 		}
-		_, err = f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+		if _, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
 			sw, err := api.SwarmInspect(ctx)
 			if err != nil {
 				return err
 			}
 			flags := swarm.UpdateFlags{RotateWorkerToken: role == "worker", RotateManagerToken: role == "manager"}
-			if err := api.SwarmUpdate(ctx, sw.Version, sw.Spec, flags); err != nil {
-				return err
-			}
+			return api.SwarmUpdate(ctx, sw.Version, sw.Spec, flags)
+		}); err != nil {
+			return err
+		}
+		// A separate read: retrying it never rotates twice.
+		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
 			jt, err = joinTokens(ctx, api)
 			return err
 		})

@@ -129,19 +129,25 @@ func (f *Fleet) CreateConfig(ctx context.Context, cluster string, n NewConfig) (
 	}
 	spec := swarm.ConfigSpec{Annotations: swarm.Annotations{Name: n.Name, Labels: n.Labels}, Data: data}
 	err = f.withLock(ctx, lock.ObjectKey(cluster, "config", n.Name), func(ctx context.Context) error {
+		var id string
 		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
 			resp, err := api.ConfigCreate(ctx, spec)
-			if err != nil {
-				return err
-			}
-			created, err := inspectConfig(ctx, api, cluster, resp.ID)
-			s = summarizeConfig(created)
+			id = resp.ID
 			return err
 		})
 		if isConflict(err) {
 			return errs.Conflict("a config named %q already exists in cluster %q; configs never change: "+
 				"create one under a new name and point the services at it", n.Name, cluster)
 		}
+		if err != nil {
+			return err
+		}
+		// A separate read: retrying it can never create the config twice.
+		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+			created, err := inspectConfig(ctx, api, cluster, id)
+			s = summarizeConfig(created)
+			return err
+		})
 		return err
 	})
 	return s, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -26,31 +27,144 @@ type Event struct {
 // task events, so task changes come from one task list per period.
 const taskPoll = 2 * time.Second
 
-// Events sends the cluster's swarm-scope events to out until ctx ends.
-// When the manager streaming them stops answering, the stream is resumed
-// through another manager from the last event's time, so nothing in
-// between is lost. Events of type "stream" say when the engine stream is
-// "connected" and "reconnected", and through which endpoint. It returns
-// ctx's error, or an error when no manager answers at all.
-func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) error {
+// feedGiveUp is how long a feed keeps trying to reach a manager before it
+// ends its subscribers' streams.
+const feedGiveUp = 2 * time.Minute
+
+// subscriberBuffer is how many events a subscriber may fall behind before
+// it is cut off (its channel closes; an EventSource then reconnects).
+const subscriberBuffer = 256
+
+// feeds fans one engine event stream and one task watcher per cluster out
+// to every subscriber of this instance, so a hundred open UI pages cost the
+// managers what one does.
+type feeds struct {
+	mu sync.Mutex
+	by map[string]*feed
+}
+
+type feed struct {
+	subs   map[chan Event]struct{}
+	cancel context.CancelFunc
+	// stream is the last "stream" event, replayed to late subscribers.
+	stream *Event
+}
+
+// SubscribeEvents answers the cluster's swarm-scope events (services,
+// nodes, tasks, networks, secrets, configs) until ctx ends, when the
+// channel closes. It also closes when the subscriber falls too far behind
+// or no manager answers; an event of type "stream" says why.
+func (f *Fleet) SubscribeEvents(ctx context.Context, cluster string) (<-chan Event, error) {
+	if _, err := f.cluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	ch := make(chan Event, subscriberBuffer)
+	f.feeds.mu.Lock()
+	fd := f.feeds.by[cluster]
+	if fd == nil {
+		// The feed outlives the request that started it; it keeps the
+		// request's logger, not its deadline.
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		fd = &feed{subs: map[chan Event]struct{}{}, cancel: cancel}
+		f.feeds.by[cluster] = fd
+		go f.runFeed(fctx, cluster, fd)
+	}
+	fd.subs[ch] = struct{}{}
+	if fd.stream != nil {
+		ch <- *fd.stream
+	}
+	f.feeds.mu.Unlock()
+	context.AfterFunc(ctx, func() { f.unsubscribe(cluster, fd, ch) })
+	return ch, nil
+}
+
+func (f *Fleet) unsubscribe(cluster string, fd *feed, ch chan Event) {
+	f.feeds.mu.Lock()
+	defer f.feeds.mu.Unlock()
+	if _, ok := fd.subs[ch]; !ok {
+		return
+	}
+	delete(fd.subs, ch)
+	close(ch)
+	if len(fd.subs) == 0 {
+		fd.cancel()
+		if f.feeds.by[cluster] == fd {
+			delete(f.feeds.by, cluster)
+		}
+	}
+}
+
+// publish hands ev to every subscriber; one that is too far behind is cut
+// off instead of slowing the others.
+func (f *Fleet) publish(fd *feed, ev Event) {
+	f.feeds.mu.Lock()
+	defer f.feeds.mu.Unlock()
+	if ev.Type == "stream" {
+		fd.stream = &ev
+	}
+	for ch := range fd.subs {
+		select {
+		case ch <- ev:
+		default:
+			delete(fd.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// endFeed closes every subscriber after ev (the reason).
+func (f *Fleet) endFeed(cluster string, fd *feed, ev Event) {
+	f.publish(fd, ev)
+	f.feeds.mu.Lock()
+	defer f.feeds.mu.Unlock()
+	for ch := range fd.subs {
+		delete(fd.subs, ch)
+		close(ch)
+	}
+	if f.feeds.by[cluster] == fd {
+		delete(f.feeds.by, cluster)
+	}
+	fd.cancel()
+}
+
+// runFeed streams the cluster's events into fd until it has no
+// subscribers. When the manager streaming them stops answering, the
+// stream resumes through another manager from the last event's time, so
+// nothing in between is lost (events already sent are not sent again).
+// Events of type "stream" say when the engine stream is "connected" and
+// "reconnected", and through which endpoint.
+func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 	c, err := f.cluster(ctx, cluster)
 	if err != nil {
-		return err
+		f.endFeed(cluster, fd, Event{Type: "stream", Action: "failed", Time: f.now().UTC(), Attributes: map[string]string{"error": publicMessage(err)}})
+		return
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	taskErr := make(chan error, 1)
-	go func() { taskErr <- f.watchTasks(ctx, cluster, out) }()
+	go f.watchTasks(ctx, cluster, func(ev Event) { f.publish(fd, ev) })
 
 	since := f.now()
+	var lastNano int64
+	var failingSince time.Time
+	backoff := time.Duration(0)
 	for attempt := 0; ; attempt++ {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
 		var msgs <-chan events.Message
 		var errc <-chan error
 		ep, err := f.do(ctx, c, stream, func(ctx context.Context, api Engine) error {
-			// Ping first: Events itself reports a dead engine only on
-			// the error channel, too late to try the next manager.
-			if _, err := api.Ping(ctx); err != nil {
+			// Ask first: Events itself reports a dead engine only on the
+			// error channel, too late to try the next manager, and an
+			// engine that was demoted answers but streams no swarm events.
+			info, err := api.Info(ctx)
+			if err != nil {
 				return err
+			}
+			if !info.Swarm.ControlAvailable {
+				return errNotManager
 			}
 			msgs, errc = api.Events(ctx, events.ListOptions{
 				Since:   strconv.FormatInt(since.Unix(), 10),
@@ -58,52 +172,69 @@ func (f *Fleet) Events(ctx context.Context, cluster string, out chan<- Event) er
 			})
 			return nil
 		})
-		if err != nil {
-			return err
+		if ctx.Err() != nil {
+			return
 		}
+		if err != nil {
+			// No manager answers now; during a leader election that lasts
+			// a few seconds. Keep trying for a while, saying so.
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			ev := Event{Type: "stream", Action: "retrying", Time: f.now().UTC(), Attributes: map[string]string{"error": publicMessage(err)}}
+			if time.Since(failingSince) > feedGiveUp {
+				ev.Action = "failed"
+				f.endFeed(cluster, fd, ev)
+				return
+			}
+			f.publish(fd, ev)
+			backoff = min(max(2*backoff, 250*time.Millisecond), 10*time.Second)
+			continue
+		}
+		failingSince = time.Time{}
 		zerolog.Ctx(ctx).Debug().Str("cluster", cluster).Str("endpoint", ep).Int("attempt", attempt).Msg("events stream open")
 		action := "connected"
 		if attempt > 0 {
 			action = "reconnected"
 		}
-		send(ctx, out, Event{Type: "stream", Action: action, Time: f.now().UTC(), Attributes: map[string]string{"endpoint": ep}})
+		f.publish(fd, Event{Type: "stream", Action: action, Time: f.now().UTC(), Attributes: map[string]string{"endpoint": ep}})
+		opened := time.Now()
 		for done := false; !done; {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
-			case err := <-taskErr:
-				return err
+				return
 			case m := <-msgs:
-				ev := Event{
+				if m.TimeNano <= lastNano { // resumed from a whole second: sent already
+					continue
+				}
+				lastNano = m.TimeNano
+				since = time.Unix(0, m.TimeNano)
+				f.publish(fd, Event{
 					Type: string(m.Type), Action: string(m.Action), ID: m.Actor.ID,
 					Name: m.Actor.Attributes["name"], Time: time.Unix(0, m.TimeNano).UTC(), Attributes: m.Actor.Attributes,
-				}
-				if t := time.Unix(0, m.TimeNano); t.After(since) {
-					since = t
-				}
-				send(ctx, out, ev)
+				})
 			case err := <-errc:
 				if ctx.Err() != nil {
-					return ctx.Err()
+					return
 				}
 				zerolog.Ctx(ctx).Debug().Err(err).Str("cluster", cluster).Str("endpoint", ep).Msg("events stream broke; resuming")
 				f.pool.markDown(ep)
 				done = true
 			}
 		}
+		// A stream that breaks at once again and again must not spin.
+		if time.Since(opened) > 30*time.Second {
+			backoff = 0
+		} else {
+			backoff = min(max(2*backoff, 250*time.Millisecond), 10*time.Second)
+		}
 	}
 }
 
-func send(ctx context.Context, out chan<- Event, ev Event) {
-	select {
-	case out <- ev:
-	case <-ctx.Done():
-	}
-}
 
 // watchTasks emits a task event whenever a task appears, changes state or
 // goes away.
-func (f *Fleet) watchTasks(ctx context.Context, cluster string, out chan<- Event) error {
+func (f *Fleet) watchTasks(ctx context.Context, cluster string, emit func(Event)) error {
 	c, err := f.cluster(ctx, cluster)
 	if err != nil {
 		return err
@@ -125,13 +256,13 @@ func (f *Fleet) watchTasks(ctx context.Context, cluster string, out chan<- Event
 				s := seen{state: string(t.Status.State), service: t.ServiceID}
 				now[t.ID] = s
 				if prev, ok := last[t.ID]; !first && (!ok || prev.state != s.state) {
-					send(ctx, out, Event{Type: "task", Action: s.state, ID: t.ID, Time: t.Status.Timestamp.UTC(),
+					emit(Event{Type: "task", Action: s.state, ID: t.ID, Time: t.Status.Timestamp.UTC(),
 						Attributes: map[string]string{"service": t.ServiceID, "node": t.NodeID, "slot": fmt.Sprint(t.Slot), "message": t.Status.Message}})
 				}
 			}
 			for id, s := range last {
 				if _, ok := now[id]; !ok {
-					send(ctx, out, Event{Type: "task", Action: "removed", ID: id, Time: f.now().UTC(), Attributes: map[string]string{"service": s.service}})
+					emit(Event{Type: "task", Action: "removed", ID: id, Time: f.now().UTC(), Attributes: map[string]string{"service": s.service}})
 				}
 			}
 			last, first = now, false

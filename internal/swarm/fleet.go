@@ -26,6 +26,7 @@ type Fleet struct {
 	audit   *audit.Log
 	timeout time.Duration
 	now     func() time.Time
+	feeds   feeds
 }
 
 // Options tune a Fleet.
@@ -43,7 +44,8 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now}
+	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
+		feeds: feeds{by: map[string]*feed{}}}
 }
 
 // callKind says how a failed call may be retried on another manager.
@@ -73,18 +75,17 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		if err != nil {
 			return "", fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if kind != stream {
-			actx, cancel = context.WithTimeout(ctx, f.timeout)
-		}
-		err = fn(actx, api)
-		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
+		err, timedOut := f.attempt(ctx, kind, api, fn)
 		if err == nil {
 			f.pool.markUp(c.Name, ep)
 			return ep, nil
 		}
-		failure := classify(err, timedOut)
+		if ctx.Err() != nil {
+			// The caller went away (or lost its lock): that says nothing
+			// about the manager, which must not be marked down for it.
+			return "", ctx.Err()
+		}
+		failure := classify(err, timedOut, kind)
 		if failure != answered {
 			zerolog.Ctx(ctx).Debug().Str("cluster", c.Name).Str("endpoint", ep).Str("cause", shortCause(err, timedOut)).
 				Msg("manager did not answer; trying the next")
@@ -102,7 +103,7 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		case noAnswer:
 			f.pool.markDown(ep)
 			if kind == write {
-				return ep, errs.Unavailable(err, "manager %s of cluster %q stopped answering during the change; "+
+				return ep, maybeApplied(err, "manager %s of cluster %q stopped answering during the change; "+
 					"it may or may not have been applied: check its state before retrying", ep, c.Name)
 			}
 			failures = append(failures, ep+": "+shortCause(err, timedOut))
@@ -114,6 +115,41 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 	return "", errs.Unavailable(nil, "no manager of cluster %q answered (%s)", c.Name, strings.Join(failures, "; "))
 }
 
+// attempt runs fn once against api. Reads and writes get the engine
+// timeout; a stream gets it for its setup only (until fn returns with the
+// stream open), then lives as long as ctx.
+func (f *Fleet) attempt(ctx context.Context, kind callKind, api Engine, fn func(ctx context.Context, api Engine) error) (err error, timedOut bool) {
+	if kind != stream {
+		actx, cancel := context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+		err = fn(actx, api)
+		return err, errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	setup := time.AfterFunc(f.timeout, cancel)
+	err = fn(sctx, api)
+	timedOut = !setup.Stop() && ctx.Err() == nil
+	if err != nil || timedOut {
+		cancel()
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+	}
+	return err, timedOut
+}
+
+// maybeApplied is the error of a change whose outcome is unknown: the
+// request was sent, no answer came. Idempotency keys stay used for it.
+func maybeApplied(cause error, format string, args ...any) error {
+	e := errs.Unavailable(cause, format, args...)
+	e.Details = map[string]any{"maybe_applied": true}
+	return e
+}
+
+// errNotManager marks an engine found (inside a call) to be no manager of
+// the swarm any more, so the call moves on to the next endpoint.
+var errNotManager = errors.New("the engine is not a swarm manager")
+
 type failure int
 
 const (
@@ -123,16 +159,24 @@ const (
 	noAnswer                  // sent, but no answer came (timeout, reset)
 )
 
-func classify(err error, timedOut bool) failure {
+func classify(err error, timedOut bool, kind callKind) failure {
 	var ns *notSentError
 	switch {
 	case errors.As(err, &ns):
 		return notSent
+	case errors.Is(err, errNotManager):
+		return notManager
 	case timedOut:
 		return noAnswer
 	case client.IsErrConnectionFailed(err):
 		return noAnswer
 	case cerrdefs.IsUnavailable(err):
+		// A 503 is "not a swarm manager" (nothing done, try the next) or
+		// a broken call between this manager and the leader, after
+		// which a change may have been committed.
+		if kind == write && !strings.Contains(err.Error(), "not a swarm manager") {
+			return noAnswer
+		}
 		return notManager
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return noAnswer

@@ -59,16 +59,20 @@ func TestClassify(t *testing.T) {
 		name     string
 		err      error
 		timedOut bool
+		kind     callKind
 		want     failure
 	}{
-		{"never sent", &notSentError{msg: "dial tcp: connection refused"}, false, notSent},
-		{"timed out", context.DeadlineExceeded, true, noAnswer},
-		{"not a manager", cerrdefs.ErrUnavailable.WithMessage("This node is not a swarm manager."), false, notManager},
-		{"engine said not found", cerrdefs.ErrNotFound.WithMessage("service x not found"), false, answered},
-		{"ours", errs.Invalid("name", "bad"), false, answered},
+		{"never sent", &notSentError{msg: "dial tcp: connection refused"}, false, write, notSent},
+		{"timed out", context.DeadlineExceeded, true, read, noAnswer},
+		{"not a manager", cerrdefs.ErrUnavailable.WithMessage("This node is not a swarm manager."), false, write, notManager},
+		{"demoted, found inside a call", fmt.Errorf("refresh: %w", errNotManager), false, read, notManager},
+		{"503 of a write forwarded to the leader", cerrdefs.ErrUnavailable.WithMessage("rpc error: code = Unavailable desc = transport is closing"), false, write, noAnswer},
+		{"the same 503 of a read", cerrdefs.ErrUnavailable.WithMessage("rpc error: code = Unavailable desc = transport is closing"), false, read, notManager},
+		{"engine said not found", cerrdefs.ErrNotFound.WithMessage("service x not found"), false, read, answered},
+		{"ours", errs.Invalid("name", "bad"), false, write, answered},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := classify(tc.err, tc.timedOut); got != tc.want {
+			if got := classify(tc.err, tc.timedOut, tc.kind); got != tc.want {
 				t.Errorf("classify = %d, want %d", got, tc.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -75,40 +76,51 @@ func (f *Fleet) HealthOfAll(ctx context.Context, cs []store.Cluster) map[string]
 	return out
 }
 
-// health pings every stored endpoint and, at the same time, lists the
-// nodes through the failover path; the node list tells manager
-// reachability and the leader as the swarm itself sees them.
+// health pings every stored endpoint at once, then lists the nodes
+// through one that answered; the node list tells manager reachability and
+// the leader as the swarm itself sees them. Pings get half the engine
+// timeout, so a manager that accepts connections but never answers costs
+// at most that much before the others are asked.
 func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	h := Health{CheckedAt: f.now().UTC(), Endpoints: make([]EndpointHealth, len(c.Endpoints)), Problems: []string{}}
 
+	pctx, pcancel := context.WithTimeout(ctx, f.timeout/2)
 	var wg sync.WaitGroup
 	for i, ep := range c.Endpoints {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.Endpoints[i] = f.ping(ctx, c, ep)
+			h.Endpoints[i] = f.ping(pctx, c, ep)
 		}()
+	}
+	wg.Wait()
+	pcancel()
+	reachable := 0
+	for _, e := range h.Endpoints {
+		if e.Reachable {
+			reachable++
+			continue
+		}
+		f.pool.markDown(e.Endpoint) // the node list asks the others first
+		h.Problems = append(h.Problems, fmt.Sprintf("endpoint %s: %s", e.Endpoint, e.Error))
+	}
+	if reachable == 0 {
+		h.Status = Unreachable
+		return h
 	}
 	var nodes []swarm.Node
 	used, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
 		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
 		return err
 	})
-	wg.Wait()
 	h.EndpointUsed = used
-	for _, e := range h.Endpoints {
-		if !e.Reachable {
-			h.Problems = append(h.Problems, fmt.Sprintf("endpoint %s: %s", e.Endpoint, e.Error))
-		}
-	}
 	if err != nil {
-		h.Status = Unreachable
-		if used != "" { // an engine answered, with an error (no leader, ...)
-			h.Status = Degraded
-		}
-		h.Problems = append(h.Problems, err.Error())
+		// An engine answered its ping but not with a node list (no
+		// leader, ...): the swarm is there, and not well.
+		h.Status = Degraded
+		h.Problems = append(h.Problems, publicMessage(err))
 		return h
 	}
 	h.Status = Healthy
@@ -155,4 +167,12 @@ func (f *Fleet) ping(ctx context.Context, c store.Cluster, ep string) EndpointHe
 	}
 	e.Reachable = true
 	return e
+}
+
+// publicMessage is the text of err that clients may see.
+func publicMessage(err error) string {
+	if pe, ok := errs.Public(err); ok {
+		return pe.Message
+	}
+	return err.Error()
 }

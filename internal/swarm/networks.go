@@ -194,6 +194,7 @@ func (f *Fleet) CreateNetwork(ctx context.Context, cluster string, n NewNetwork)
 		}
 	}
 	err = f.withLock(ctx, lock.ObjectKey(cluster, "network", n.Name), func(ctx context.Context) error {
+		var id string
 		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
 			taken, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", n.Name))})
 			if err != nil {
@@ -205,10 +206,15 @@ func (f *Fleet) CreateNetwork(ctx context.Context, cluster string, n NewNetwork)
 				}
 			}
 			resp, err := api.NetworkCreate(ctx, n.Name, opts)
-			if err != nil {
-				return err
-			}
-			created, err := awaitAllocation(ctx, api, cluster, resp.ID)
+			id = resp.ID
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		// A separate read: retrying it can never create the network twice.
+		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+			created, err := awaitAllocation(ctx, api, cluster, id)
 			s = summarizeNetwork(created)
 			return err
 		})

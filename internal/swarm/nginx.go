@@ -76,9 +76,9 @@ func nginxConfig(cluster string, s swarm.Service, tasks []swarm.Task, nodes []sw
 	addr := map[string]string{}
 	var ready []string
 	for _, n := range nodes {
-		addr[n.ID] = n.Status.Addr
+		addr[n.ID] = nodeAddr(n)
 		if n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive {
-			ready = append(ready, n.Status.Addr)
+			ready = append(ready, addr[n.ID])
 		}
 	}
 	sort.Strings(ready)

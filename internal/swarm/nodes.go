@@ -55,7 +55,7 @@ type nodeEngine interface {
 
 func summarizeNode(n swarm.Node, running int) NodeSummary {
 	s := NodeSummary{
-		ID: n.ID, Hostname: n.Description.Hostname, Addr: n.Status.Addr, Role: string(n.Spec.Role),
+		ID: n.ID, Hostname: n.Description.Hostname, Addr: nodeAddr(n), Role: string(n.Spec.Role),
 		Status: string(n.Status.State), Availability: string(n.Spec.Availability),
 		EngineVersion: n.Description.Engine.EngineVersion,
 		CPUs:          float64(n.Description.Resources.NanoCPUs) / 1e9,
@@ -67,13 +67,20 @@ func summarizeNode(n swarm.Node, running int) NodeSummary {
 	}
 	if m := n.ManagerStatus; m != nil {
 		s.Leader, s.Reachability = m.Leader, string(m.Reachability)
-		// Some engines report a manager's node address as 0.0.0.0 when it
-		// listens on all interfaces; its raft address is the real one.
-		if host, _, err := net.SplitHostPort(m.Addr); err == nil && (s.Addr == "" || s.Addr == "0.0.0.0") {
-			s.Addr = host
-		}
 	}
 	return s
+}
+
+// nodeAddr answers the address a node is reached at. Some engines report a
+// manager's node address as 0.0.0.0 when it listens on all interfaces; its
+// raft address is the real one.
+func nodeAddr(n swarm.Node) string {
+	if m := n.ManagerStatus; m != nil && (n.Status.Addr == "" || n.Status.Addr == "0.0.0.0") {
+		if host, _, err := net.SplitHostPort(m.Addr); err == nil {
+			return host
+		}
+	}
+	return n.Status.Addr
 }
 
 // runningTasks counts the running tasks per node ID in one TaskList call,
@@ -322,12 +329,17 @@ func (f *Fleet) UpdateNode(ctx context.Context, cluster, id string, caller auth.
 		}); err != nil {
 			return refusedAsConflict(err)
 		}
-		_, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+		// The change is made; a failed read after it must not say otherwise:
+		// answer the node as changed, without its running task count.
+		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
 			d, err := nodeSummary(ctx, api, cluster, n.ID)
 			s = d.Summary
 			return err
-		})
-		return err
+		}); err != nil {
+			n.Spec = spec
+			s = summarizeNode(n, 0)
+		}
+		return nil
 	})
 	return s, err
 }
@@ -525,10 +537,11 @@ func (f *Fleet) swarmJoin(ctx context.Context, j NodeJoin, jt JoinTokens) error 
 	if j.Role == string(swarm.NodeRoleManager) {
 		token = jt.Manager
 	}
-	api, err := f.pool.Client(j.Endpoint, j.TLS)
+	api, release, err := f.pool.Temporary(j.Endpoint, j.TLS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// The engine answers a join only once it has its certificate from a
 	// manager, which takes longer than an ordinary call.
 	jctx, cancel := context.WithTimeout(ctx, 3*f.timeout)
@@ -729,10 +742,11 @@ func leavingNode(cluster string, l NodeLeave, st swarm.Info, nodes []swarm.Node)
 }
 
 func (f *Fleet) swarmLeave(ctx context.Context, l NodeLeave) error {
-	api, err := f.pool.Client(l.Endpoint, l.TLS)
+	api, release, err := f.pool.Temporary(l.Endpoint, l.TLS)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// A manager leaves the raft group before it answers.
 	lctx, cancel := context.WithTimeout(ctx, 3*f.timeout)
 	defer cancel()

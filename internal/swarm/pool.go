@@ -92,6 +92,24 @@ func (p *Pool) Client(endpoint string, t *store.TLS) (*client.Client, error) {
 	return c, nil
 }
 
+// Temporary answers the pooled client of endpoint when there is one, or a
+// new client that release closes: engines that are probed, initialised,
+// joined or left, but not (yet) registered, keep no client (and no TLS
+// key) in the pool.
+func (p *Pool) Temporary(endpoint string, t *store.TLS) (api *client.Client, release func(), err error) {
+	p.mu.Lock()
+	c, ok := p.clients[poolKey{endpoint, tlsKey(t)}]
+	p.mu.Unlock()
+	if ok {
+		return c, func() {}, nil
+	}
+	c, err = newClient(endpoint, t, p.dialTimeout, p.wrap)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { _ = c.Close() }, nil
+}
+
 // Forget closes the clients of a cluster's endpoints and its failover state.
 func (p *Pool) Forget(c store.Cluster) {
 	p.mu.Lock()

@@ -176,19 +176,25 @@ func (f *Fleet) CreateSecret(ctx context.Context, cluster string, n NewSecret) (
 	}
 	spec := swarm.SecretSpec{Annotations: swarm.Annotations{Name: n.Name, Labels: n.Labels}, Data: data}
 	err = f.withLock(ctx, lock.ObjectKey(cluster, "secret", n.Name), func(ctx context.Context) error {
+		var id string
 		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
 			resp, err := api.SecretCreate(ctx, spec)
-			if err != nil {
-				return err
-			}
-			created, err := inspectSecret(ctx, api, cluster, resp.ID)
-			s = summarizeSecret(created)
+			id = resp.ID
 			return err
 		})
 		if isConflict(err) {
 			return errs.Conflict("a secret named %q already exists in cluster %q; secrets never change: "+
 				"create one under a new name and point the services at it", n.Name, cluster)
 		}
+		if err != nil {
+			return err
+		}
+		// A separate read: retrying it can never create the secret twice.
+		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+			created, err := inspectSecret(ctx, api, cluster, id)
+			s = summarizeSecret(created)
+			return err
+		})
 		return err
 	})
 	return s, err

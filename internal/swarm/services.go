@@ -362,10 +362,21 @@ func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch servic
 			if err != nil {
 				return err
 			}
-			out = Changed{ID: cur.ID, Name: spec.Name, Version: cur.Version.Index + 1, Warnings: warnings(resp.Warnings)}
+			out = Changed{ID: cur.ID, Name: spec.Name, Warnings: warnings(resp.Warnings)}
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// The new version is the raft index of the write, which only a read
+		// tells; a failed read leaves it out rather than failing a change
+		// that was made.
+		_, _ = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+			now, err := inspectService(ctx, api, cluster, out.ID)
+			out.Version = now.Version.Index
+			return err
+		})
+		return nil
 	})
 	return out, err
 }
