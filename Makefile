@@ -7,8 +7,13 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
 TESTFLAGS ?=
+IMAGE    ?= swarmops/swarmops:$(VERSION)
+# IMAGE_BIN: a static binary built elsewhere (the deploy tests pass theirs);
+# when it is not bin/swarmops, `image` does not run `build`.
+IMAGE_BIN ?= bin/swarmops
+DOCKER   ?= docker
 
-.PHONY: all build run test test-deps test-short vet bench clean
+.PHONY: all build run image test test-deps test-short vet bench clean
 
 all: build
 
@@ -17,6 +22,18 @@ build:
 
 run: build
 	./bin/swarmops serve
+
+# image builds deploy/Dockerfile FROM scratch: the static binary, the host's
+# CA certificates and deploy/image/{passwd,group} (the non-root user) are
+# staged in a temp context; no base image, nothing is pulled.
+image: $(if $(filter bin/swarmops,$(IMAGE_BIN)),build)
+	@set -e; ctx=$$(mktemp -d); trap 'rm -rf "$$ctx"' EXIT; \
+	mkdir "$$ctx/data"; \
+	cp $(IMAGE_BIN) "$$ctx/swarmops"; \
+	cp deploy/Dockerfile deploy/image/passwd deploy/image/group "$$ctx/"; \
+	cp /etc/ssl/certs/ca-certificates.crt "$$ctx/"; \
+	echo "$(DOCKER) build -t $(IMAGE) ($(IMAGE_BIN), version $(VERSION), commit $(COMMIT))"; \
+	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) "$$ctx"
 
 test-deps:
 	./internal/testenv/install-deps.sh
