@@ -231,7 +231,6 @@ func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 	}
 }
 
-
 // watchTasks emits a task event whenever a task appears, changes state or
 // goes away.
 func (f *Fleet) watchTasks(ctx context.Context, cluster string, emit func(Event)) error {
