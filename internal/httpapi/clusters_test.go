@@ -78,6 +78,10 @@ func TestClusters_RegisterDiscoversManagers(t *testing.T) {
 	if h == nil || h.Status != "healthy" || h.Managers.Total != 3 || h.Managers.Reachable != 3 || h.Nodes.Total != 4 || h.Nodes.Ready != 4 {
 		t.Fatalf("health of a whole 3+1 swarm: %+v", h)
 	}
+	metrics := in.Anonymous(t).MustDo(http.MethodGet, "/metrics", nil, nil, 200)
+	if want := `swarmops_engine_requests_total{endpoint="` + sw.Managers[1].Endpoint + `",method="GET",status="200"}`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
 	leaderHost := strings.Split(h.Leader, ":")[0]
 	if !slices.ContainsFunc(sw.Managers, func(n *testenv.Node) bool { return n.Addr == leaderHost }) {
 		t.Errorf("leader %q is not a manager's address", h.Leader)

@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
-	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), o.pool...)
+	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout})
 
 	stopping, stopStreams := context.WithCancel(context.Background())

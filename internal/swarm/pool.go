@@ -48,9 +48,18 @@ const downFor = 5 * time.Second
 type PoolOption func(*Pool)
 
 // WithTransport wraps every engine client's transport, e.g. to count or
-// time engine calls.
+// time engine calls. Several wrap in the order given, the last outermost.
 func WithTransport(wrap func(endpoint string, rt http.RoundTripper) http.RoundTripper) PoolOption {
-	return func(p *Pool) { p.wrap = wrap }
+	return func(p *Pool) {
+		inner := p.wrap
+		if inner == nil {
+			p.wrap = wrap
+			return
+		}
+		p.wrap = func(endpoint string, rt http.RoundTripper) http.RoundTripper {
+			return wrap(endpoint, inner(endpoint, rt))
+		}
+	}
 }
 
 // NewPool makes a pool whose connections give up dialing after dialTimeout.
