@@ -29,6 +29,11 @@ func TestHA(t *testing.T) {
 	s := mustLogin(t, x.URL)
 	outer := t // what lives as long as TestHA
 
+	// Metrics stay on the instances; the public side does not show them.
+	if st, _, _, err := get(x.URL+"/metrics", ""); err != nil || st != http.StatusNotFound {
+		t.Errorf("/metrics through nginx: status %d, err %v; want 404", st, err)
+	}
+
 	t.Run("SessionReachesEveryInstance", func(t *testing.T) {
 		seen := map[string]int{}
 		for i := 0; i < 300; i++ {
