@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -140,32 +139,13 @@ func (a *API) serviceLogs(c *fiber.Ctx) error {
 		return err
 	}
 	// Open the stream before answering, so a bad request or an unknown
-	// service is a proper error status rather than a broken stream.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
-	rc, err := a.Fleet.ServiceLogs(ctx, c.Params("cluster"), c.Params("id"), o)
+	// service is a proper error status rather than a broken stream. The
+	// stream outlives this handler: its context is not the request's.
+	rc, err := a.Fleet.ServiceLogs(context.WithoutCancel(c.UserContext()), c.Params("cluster"), c.Params("id"), o)
 	if err != nil {
-		cancel()
 		return err
 	}
-	return httpx.Stream(c, a.stopping(), httpx.WantsSSE(c), func(sctx context.Context, out chan<- httpx.StreamItem) error {
-		defer cancel()
-		defer rc.Close()
-		stop := context.AfterFunc(sctx, func() { rc.Close() })
-		defer stop()
-		sc := bufio.NewScanner(rc)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			select {
-			case out <- httpx.StreamItem{Data: sc.Text()}:
-			case <-sctx.Done():
-				return nil
-			}
-		}
-		if sctx.Err() != nil {
-			return nil
-		}
-		return sc.Err()
-	})
+	return httpx.StreamLines(c, a.stopping(), httpx.WantsSSE(c), rc)
 }
 
 func (a *API) serviceNginx(c *fiber.Ctx) error {

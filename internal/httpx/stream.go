@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -112,6 +113,30 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 		}
 	})
 	return nil
+}
+
+// StreamLines answers the lines of rc (without their line ends) as Stream
+// does, and closes rc when the stream ends or the client goes away, which
+// also ends a read waiting on rc.
+func StreamLines(c *fiber.Ctx, stopping context.Context, sse bool, rc io.ReadCloser) error {
+	return Stream(c, stopping, sse, func(ctx context.Context, out chan<- StreamItem) error {
+		defer rc.Close()
+		stop := context.AfterFunc(ctx, func() { rc.Close() })
+		defer stop()
+		sc := bufio.NewScanner(rc)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case out <- StreamItem{Data: sc.Text()}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return sc.Err()
+	})
 }
 
 func writeItem(w *bufio.Writer, sse bool, it StreamItem) {

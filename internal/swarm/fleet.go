@@ -236,17 +236,6 @@ func (f *Fleet) cluster(ctx context.Context, name string) (store.Cluster, error)
 	return c, nil
 }
 
-// Call runs fn against a manager of the named cluster, failing over as
-// reads do. It is the door for domain code of other packages (stacks).
-func (f *Fleet) Call(ctx context.Context, cluster string, fn func(ctx context.Context, api Engine) error) error {
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	_, err = f.do(ctx, c, read, fn)
-	return err
-}
-
 // withLock runs fn holding key's lock; fn's context ends if the lease is
 // lost.
 func (f *Fleet) withLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {

@@ -152,10 +152,7 @@ type ServiceDetail struct {
 // inspectService finds a service by ID, unique ID prefix or name.
 func inspectService(ctx context.Context, api Engine, cluster, id string) (swarm.Service, error) {
 	s, _, err := api.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
-	if err != nil && isNotFound(err) {
-		return swarm.Service{}, errs.NotFound("service %q not found in cluster %q", id, cluster)
-	}
-	return s, err
+	return s, lookupError(err, "service", id, cluster)
 }
 
 // GetService answers one service with its summary and form.
@@ -213,43 +210,27 @@ func networkNames(ctx context.Context, api Engine) (netNames, error) {
 }
 
 // engineRefs resolves the names of a form through the engine, within one
-// request.
+// request; an unknown or ambiguous name is an error the form turns into a
+// 400 on its field.
 type engineRefs struct {
-	ctx context.Context
-	api Engine
+	ctx     context.Context
+	api     Engine
+	cluster string
 }
 
 func (r engineRefs) NetworkID(name string) (string, error) {
-	n, err := r.api.NetworkInspect(r.ctx, name, network.InspectOptions{Scope: "swarm"})
-	if err != nil {
-		if isNotFound(err) {
-			return "", errs.NotFound("network %q not found", name)
-		}
-		return "", err
-	}
-	return n.ID, nil
+	n, err := inspectNetwork(r.ctx, r.api, r.cluster, name)
+	return n.ID, err
 }
 
 func (r engineRefs) SecretID(name string) (string, error) {
-	s, _, err := r.api.SecretInspectWithRaw(r.ctx, name)
-	if err != nil {
-		if isNotFound(err) {
-			return "", errs.NotFound("secret %q not found", name)
-		}
-		return "", err
-	}
-	return s.ID, nil
+	s, err := inspectSecret(r.ctx, r.api, r.cluster, name)
+	return s.ID, err
 }
 
 func (r engineRefs) ConfigID(name string) (string, error) {
-	s, _, err := r.api.ConfigInspectWithRaw(r.ctx, name)
-	if err != nil {
-		if isNotFound(err) {
-			return "", errs.NotFound("config %q not found", name)
-		}
-		return "", err
-	}
-	return s.ID, nil
+	c, err := inspectConfig(r.ctx, r.api, r.cluster, name)
+	return c.ID, err
 }
 
 // Changed is the answer to a create or an update.
@@ -285,7 +266,7 @@ func (f *Fleet) CreateService(ctx context.Context, cluster string, fm form.Servi
 	key := lock.ObjectKey(cluster, "service-name", target)
 	err = f.withLock(ctx, key, func(ctx context.Context) error {
 		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			spec, err := fm.Spec(engineRefs{ctx, api})
+			spec, err := fm.Spec(engineRefs{ctx, api, cluster})
 			if err != nil {
 				return err
 			}
@@ -355,7 +336,7 @@ func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch servic
 					return errs.Conflict("service %q has no previous spec to roll back to", cur.Spec.Name)
 				}
 				opts.Rollback = "previous"
-			} else if err := ch.apply(cur, &spec, engineRefs{ctx, api}); err != nil {
+			} else if err := ch.apply(cur, &spec, engineRefs{ctx, api, cluster}); err != nil {
 				return err
 			}
 			resp, err := api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, opts)
