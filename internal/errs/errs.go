@@ -34,7 +34,10 @@ type Error struct {
 	Field      string         // the input field at fault, for ErrInvalid
 	Details    map[string]any // extra public facts (never secrets)
 	RetryAfter time.Duration  // for ErrLocked and ErrRateLimited
-	Err        error
+	// MaybeApplied marks a change whose outcome is unknown: the request
+	// reached the engine and no answer came. A retry must not act again.
+	MaybeApplied bool
+	Err          error
 }
 
 func (e *Error) Error() string {
@@ -118,6 +121,21 @@ func Unavailable(cause error, format string, args ...any) *Error {
 // is public (it names objects, never secret data).
 func Engine(cause error, format string, args ...any) *Error {
 	return &Error{Kind: ErrEngine, Err: cause, Message: fmt.Sprintf(format, args...)}
+}
+
+// MaybeApplied reports a change whose outcome is unknown (sent, not
+// answered): Unavailable, marked so that retries and idempotency replays
+// treat it as possibly done.
+func MaybeApplied(cause error, format string, args ...any) *Error {
+	e := Unavailable(cause, format, args...)
+	e.MaybeApplied = true
+	return e
+}
+
+// IsMaybeApplied reports whether err says its change may have happened.
+func IsMaybeApplied(err error) bool {
+	e, ok := Public(err)
+	return ok && e.MaybeApplied
 }
 
 // With returns a copy of e with cause attached.

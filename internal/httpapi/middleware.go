@@ -112,10 +112,7 @@ var noReplay = map[string]bool{
 
 // maybeApplied reports an error after which the change may have happened:
 // a retry with the same key must not act again, so the answer is kept.
-func maybeApplied(err error) bool {
-	pe, ok := errs.Public(err)
-	return ok && pe.Details["maybe_applied"] == true
-}
+func maybeApplied(err error) bool { return errs.IsMaybeApplied(err) }
 
 // idempotent replays the first answer to a repeated Idempotency-Key of the
 // same caller, instead of acting twice.

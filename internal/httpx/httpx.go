@@ -267,13 +267,16 @@ func Classify(err error) (int, ProblemBody, time.Duration) {
 		var retry time.Duration
 		if pe, ok := errs.Public(err); ok {
 			body.Message = pe.Message
-			if pe.Field != "" || len(pe.Details) > 0 {
+			if pe.Field != "" || len(pe.Details) > 0 || pe.MaybeApplied {
 				body.Details = map[string]any{}
 				for dk, dv := range pe.Details {
 					body.Details[dk] = dv
 				}
 				if pe.Field != "" {
 					body.Details["field"] = pe.Field
+				}
+				if pe.MaybeApplied {
+					body.Details["maybe_applied"] = true
 				}
 			}
 			retry = pe.RetryAfter

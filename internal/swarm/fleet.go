@@ -141,9 +141,7 @@ func (f *Fleet) attempt(ctx context.Context, kind callKind, api Engine, fn func(
 // maybeApplied is the error of a change whose outcome is unknown: the
 // request was sent, no answer came. Idempotency keys stay used for it.
 func maybeApplied(cause error, format string, args ...any) error {
-	e := errs.Unavailable(cause, format, args...)
-	e.Details = map[string]any{"maybe_applied": true}
-	return e
+	return errs.MaybeApplied(cause, format, args...)
 }
 
 // errNotManager marks an engine found (inside a call) to be no manager of
