@@ -230,8 +230,12 @@ func TestUserCommands_RecoverAdmin(t *testing.T) {
 	if out, err := run("short\n", "add", "bob"); err == nil || !strings.Contains(out, "password") {
 		t.Fatalf("user add with a short password: %v %s", err, out)
 	}
+	// Without a role, the domain's default: the least one.
+	if out, err := run("carol-password\n", "add", "carol"); err != nil || !strings.Contains(out, "role viewer") {
+		t.Fatalf("user add without a role: %v %s", err, out)
+	}
 	out, err := run("", "list")
-	if err != nil || !regexp.MustCompile(`alice\s+operator`).MatchString(out) || strings.Contains(out, "bob") {
+	if err != nil || !regexp.MustCompile(`alice\s+operator`).MatchString(out) || !regexp.MustCompile(`carol\s+viewer`).MatchString(out) || strings.Contains(out, "bob") {
 		t.Fatalf("user list: %v\n%s", err, out)
 	}
 	if out, err := run("second-password\n", "passwd", "alice"); err != nil {

@@ -20,7 +20,7 @@ commands:
   version                    print the version
   healthcheck                exit 0 when the local instance answers /healthz
   user list                  list users of the configured store
-  user add NAME [ROLE]       add a user (role viewer|operator|admin, default admin);
+  user add NAME [ROLE]       add a user (role viewer|operator|admin, default viewer);
                              the password is read from standard input
   user passwd NAME           set a user's password, read from standard input;
                              ends the user's sessions

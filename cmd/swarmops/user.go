@@ -52,7 +52,7 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		if len(rest) < 1 || len(rest) > 2 {
 			return fmt.Errorf("%w: user add NAME [ROLE]", errUsage)
 		}
-		role := "admin"
+		role := ""
 		if len(rest) == 2 {
 			role = rest[1]
 		}
@@ -60,10 +60,11 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		if err != nil {
 			return err
 		}
-		if _, err := svc.CreateUser(ctx, rest[0], pw, role); err != nil {
+		u, err := svc.CreateUser(ctx, rest[0], pw, role)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "user %s added with role %s\n", rest[0], role)
+		fmt.Fprintf(stdout, "user %s added with role %s\n", u.Username, u.Role)
 		return nil
 	case "passwd":
 		if len(rest) != 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -113,8 +114,22 @@ type Query struct {
 	Limit string
 }
 
+// Entry is an audit record as answers show it.
+type Entry struct {
+	ID        string
+	Time      time.Time
+	User      string
+	Action    string
+	Cluster   string
+	Target    string
+	RequestID string
+	Instance  string
+	Result    string // "ok" or "error"
+	Error     string
+}
+
 // Search answers the records q selects, newest first.
-func (l *Log) Search(ctx context.Context, q Query) ([]store.AuditRecord, error) {
+func (l *Log) Search(ctx context.Context, q Query) ([]Entry, error) {
 	f := store.AuditFilter{Cluster: q.Cluster, User: q.User, Action: q.Action}
 	if q.Since != "" {
 		t, err := time.Parse(time.RFC3339, q.Since)
@@ -134,5 +149,13 @@ func (l *Log) Search(ctx context.Context, q Query) ([]store.AuditRecord, error) 
 		}
 		f.Limit = n
 	}
-	return l.store.ListAudit(ctx, f)
+	recs, err := l.store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	out := make([]Entry, len(recs))
+	for i, r := range recs {
+		out[i] = Entry(r)
+	}
+	return out, nil
 }

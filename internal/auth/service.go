@@ -103,12 +103,13 @@ func (s *Service) hash(password string) ([]byte, error) {
 }
 
 // Login checks a username and password and opens a session. It answers the
-// cookie value (shown to the browser only) and the session.
-func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, sess store.Session, u store.User, err error) {
+// cookie value (shown to the browser only) and the session's principal,
+// whose CSRFToken the client must send with mutating requests.
+func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, p Principal, err error) {
 	// A name no account can have is refused before it costs a store write
 	// (throttle counters, audit records), so junk cannot flood the log.
 	if validUsername(username) != nil || len(password) > 1024 {
-		return "", store.Session{}, store.User{}, errs.Unauthorized("invalid username or password")
+		return "", Principal{}, errs.Unauthorized("invalid username or password")
 	}
 	throttled := false
 	defer func() {
@@ -132,12 +133,12 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 	for _, k := range keys {
 		if err := s.throttled(ctx, k.key, k.max); err != nil {
 			throttled = errors.Is(err, errs.ErrRateLimited)
-			return "", store.Session{}, store.User{}, err
+			return "", Principal{}, err
 		}
 	}
-	u, err = s.store.GetUser(ctx, username)
+	u, err := s.store.GetUser(ctx, username)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return "", store.Session{}, store.User{}, fmt.Errorf("login: %w", err)
+		return "", Principal{}, fmt.Errorf("login: %w", err)
 	}
 	hash := s.dummy
 	if err == nil {
@@ -147,19 +148,19 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		for _, k := range keys {
 			_, _ = s.store.AddFailure(ctx, k.key, s.opt.FailureWindow)
 		}
-		return "", store.Session{}, store.User{}, errs.Unauthorized("invalid username or password")
+		return "", Principal{}, errs.Unauthorized("invalid username or password")
 	}
 	_ = s.store.ResetFailures(ctx, keys[0].key)
 	now := s.opt.Now().UTC()
 	cookie = randomText(32)
-	sess = store.Session{
+	sess := store.Session{
 		ID: hashText(cookie), Username: u.Username, CSRFToken: randomText(24),
 		CreatedAt: now, ExpiresAt: now.Add(s.opt.SessionTTL),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return "", store.Session{}, store.User{}, fmt.Errorf("login: save session: %w", err)
+		return "", Principal{}, fmt.Errorf("login: save session: %w", err)
 	}
-	return cookie, sess, u, nil
+	return cookie, Principal{Username: u.Username, Role: Role(u.Role), Session: sess.ID, CSRFToken: sess.CSRFToken}, nil
 }
 
 func (s *Service) throttled(ctx context.Context, key string, max int) error {

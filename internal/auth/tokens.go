@@ -10,36 +10,56 @@ import (
 	"github.com/swarmops/swarmops/internal/store"
 )
 
+// Token is an API token as answers show it: never its text or hash.
+type Token struct {
+	Name      string
+	Username  string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+func tokenView(t store.Token) Token {
+	return Token{Name: t.Name, Username: t.Username, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+}
+
 var tokenNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
 // CreateToken makes an API token for username. expiresIn "" or "0" means
 // never; otherwise a Go duration ("720h"). The text is answered once and
 // kept only as a hash.
-func (s *Service) CreateToken(ctx context.Context, username, name, expiresIn string) (text string, t store.Token, err error) {
+func (s *Service) CreateToken(ctx context.Context, username, name, expiresIn string) (text string, _ Token, err error) {
 	defer func() { s.audit.Record(ctx, "", "token.create", "", username+"/"+name, err) }()
 	if !tokenNameRE.MatchString(name) {
-		return "", store.Token{}, errs.Invalid("name", "expected 1-64 letters, digits or _ . -, starting with a letter or digit")
+		return "", Token{}, errs.Invalid("name", "expected 1-64 letters, digits or _ . -, starting with a letter or digit")
 	}
 	now := s.opt.Now().UTC()
-	t = store.Token{Name: name, Username: username, CreatedAt: now}
+	t := store.Token{Name: name, Username: username, CreatedAt: now}
 	if expiresIn != "" && expiresIn != "0" {
 		d, err := time.ParseDuration(expiresIn)
 		if err != nil || d <= 0 {
-			return "", store.Token{}, errs.Invalid("expires_in", "expected a positive duration such as 720h, or 0 for never")
+			return "", Token{}, errs.Invalid("expires_in", "expected a positive duration such as 720h, or 0 for never")
 		}
 		t.ExpiresAt = now.Add(d)
 	}
 	text = TokenPrefix + randomText(32)
 	t.Hash = hashText(text)
 	if err := s.store.CreateToken(ctx, t); err != nil {
-		return "", store.Token{}, fmt.Errorf("create token %q: %w", name, err)
+		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
-	return text, t, nil
+	return text, tokenView(t), nil
 }
 
 // ListTokens answers username's tokens (without their texts).
-func (s *Service) ListTokens(ctx context.Context, username string) ([]store.Token, error) {
-	return s.store.ListTokens(ctx, username)
+func (s *Service) ListTokens(ctx context.Context, username string) ([]Token, error) {
+	ts, err := s.store.ListTokens(ctx, username)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	out := make([]Token, len(ts))
+	for i, t := range ts {
+		out[i] = tokenView(t)
+	}
+	return out, nil
 }
 
 // DeleteToken revokes username's token name.

@@ -4,6 +4,9 @@
 // call and render a DTO. The OpenAPI document is built from the same route
 // table, so it cannot forget a route.
 //
-// httpapi imports fiber and the domain packages; nothing imports httpapi
-// but cmd/swarmops and its tests.
+// Authentication, roles and CSRF come from httpauth, shared with the web
+// UI. httpapi imports fiber and the domain packages, never internal/store
+// (its records hold TLS keys and password hashes; the domain answers view
+// types without them): internal/server's TestLayers holds that. Nothing
+// imports httpapi but internal/server and the tests.
 package httpapi

@@ -40,14 +40,14 @@ func (a *API) healthz(c *fiber.Ctx) error {
 }
 
 func (a *API) readyz(c *fiber.Ctx) error {
-	if err := a.Ready(c.UserContext()); err != nil {
+	if err := a.ready(c.UserContext()); err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(statusDTO{Status: "unavailable", Reason: publicText(err)})
 	}
 	return c.JSON(statusDTO{Status: "ok"})
 }
 
 func (a *API) version(c *fiber.Ctx) error {
-	return c.JSON(versionDTO{Version: a.Version, Commit: a.Commit, Store: a.Store.Kind(), API: version.API, Instance: a.Instance})
+	return c.JSON(versionDTO{Version: a.Version, Commit: a.Commit, Store: a.StoreKind, API: version.API, Instance: a.Instance})
 }
 
 func (a *API) metrics(c *fiber.Ctx) error {

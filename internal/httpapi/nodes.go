@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
 	"github.com/swarmops/swarmops/internal/swarm"
 )
@@ -71,7 +72,7 @@ func (a *API) updateNode(c *fiber.Ctx) error {
 	}
 	// The route needs node.update; the domain also asks for node.manage
 	// when the role changes, so it gets the caller's role.
-	n, err := a.Fleet.UpdateNode(c.UserContext(), c.Params("cluster"), c.Params("id"), principal(c).Role, swarm.NodeChange{
+	n, err := a.Fleet.UpdateNode(c.UserContext(), c.Params("cluster"), c.Params("id"), httpauth.Principal(c).Role, swarm.NodeChange{
 		Availability: req.Availability, Role: req.Role,
 		Labels: req.Labels, LabelsAdd: req.LabelsAdd, LabelsRemove: req.LabelsRemove,
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
 )
 
@@ -104,8 +105,8 @@ func buildOpenAPI(routes []route, version string) map[string]any {
 		"components": map[string]any{
 			"schemas": s.defs,
 			"securitySchemes": map[string]any{
-				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": CookieName,
-					"description": "Session cookie from POST /api/v1/auth/login; mutating requests also need the " + HeaderCSRF + " header"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": httpauth.CookieName,
+					"description": "Session cookie from POST /api/v1/auth/login; mutating requests also need the " + httpauth.HeaderCSRF + " header"},
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "API token from POST /api/v1/tokens"},
 			},
 		},

@@ -120,7 +120,7 @@ func (a *API) Register(app *fiber.App) {
 	for _, r := range a.routes() {
 		handlers := []fiber.Handler{clusterParam}
 		if r.Perm != nil {
-			handlers = append(handlers, a.authenticate, a.requirePerm(*r.Perm), a.idempotent)
+			handlers = append(handlers, a.guard.Authenticate, a.guard.RequirePerm(*r.Perm), a.idempotent)
 		}
 		handlers = append(handlers, r.Handler)
 		app.Add(r.Method, r.Path, handlers...)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
-	"github.com/swarmops/swarmops/internal/store"
 )
 
 type loginReq struct {
@@ -39,8 +39,8 @@ type userDTO struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func toUserDTO(u store.User) userDTO {
-	return userDTO{Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+func toUserDTO(u auth.User) userDTO {
+	return userDTO{Username: u.Username, Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 type userReq struct {
@@ -70,7 +70,7 @@ type newTokenDTO struct {
 	Token string `json:"token"`
 }
 
-func toTokenDTO(t store.Token) tokenDTO {
+func toTokenDTO(t auth.Token) tokenDTO {
 	d := tokenDTO{Name: t.Name, CreatedAt: t.CreatedAt}
 	if !t.ExpiresAt.IsZero() {
 		e := t.ExpiresAt
@@ -87,33 +87,25 @@ func (a *API) login(c *fiber.Ctx) error {
 	if req.Username == "" || req.Password == "" {
 		return errs.Invalid("username", "username and password are required")
 	}
-	cookie, sess, u, err := a.Auth.Login(c.UserContext(), req.Username, req.Password, httpx.ClientIP(c))
+	cookie, p, err := a.Auth.Login(c.UserContext(), req.Username, req.Password, httpx.ClientIP(c))
 	if err != nil {
 		return err
 	}
-	httpx.SetUser(c, u.Username)
-	// A browser-session cookie: the server ends it after the idle
-	// lifetime, which a fixed Expires here could not follow.
-	c.Cookie(&fiber.Cookie{
-		Name: CookieName, Value: cookie, Path: "/", SessionOnly: true,
-		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
-	})
-	return c.JSON(loginDTO{User: userRefDTO{u.Username, u.Role}, CSRFToken: sess.CSRFToken})
+	httpx.SetUser(c, p.Username)
+	httpauth.SetSessionCookie(c, cookie)
+	return c.JSON(loginDTO{User: userRefDTO{p.Username, string(p.Role)}, CSRFToken: p.CSRFToken})
 }
 
 func (a *API) logout(c *fiber.Ctx) error {
-	if err := a.Auth.Logout(c.UserContext(), principal(c)); err != nil {
+	if err := a.Auth.Logout(c.UserContext(), httpauth.Principal(c)); err != nil {
 		return err
 	}
-	c.Cookie(&fiber.Cookie{
-		Name: CookieName, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
-		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
-	})
+	httpauth.ClearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (a *API) me(c *fiber.Ctx) error {
-	p := principal(c)
+	p := httpauth.Principal(c)
 	via := "session"
 	if p.Session == "" {
 		via = "token"
@@ -122,7 +114,7 @@ func (a *API) me(c *fiber.Ctx) error {
 }
 
 func (a *API) listTokens(c *fiber.Ctx) error {
-	ts, err := a.Auth.ListTokens(c.UserContext(), principal(c).Username)
+	ts, err := a.Auth.ListTokens(c.UserContext(), httpauth.Principal(c).Username)
 	if err != nil {
 		return err
 	}
@@ -138,7 +130,7 @@ func (a *API) createToken(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
-	text, t, err := a.Auth.CreateToken(c.UserContext(), principal(c).Username, req.Name, req.ExpiresIn)
+	text, t, err := a.Auth.CreateToken(c.UserContext(), httpauth.Principal(c).Username, req.Name, req.ExpiresIn)
 	if err != nil {
 		return err
 	}
@@ -146,7 +138,7 @@ func (a *API) createToken(c *fiber.Ctx) error {
 }
 
 func (a *API) deleteToken(c *fiber.Ctx) error {
-	if err := a.Auth.DeleteToken(c.UserContext(), principal(c).Username, c.Params("name")); err != nil {
+	if err := a.Auth.DeleteToken(c.UserContext(), httpauth.Principal(c).Username, c.Params("name")); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -168,9 +160,6 @@ func (a *API) createUser(c *fiber.Ctx) error {
 	var req userReq
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
-	}
-	if req.Role == "" {
-		req.Role = string(auth.Viewer)
 	}
 	u, err := a.Auth.CreateUser(c.UserContext(), req.Username, req.Password, req.Role)
 	if err != nil {

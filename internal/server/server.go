@@ -21,6 +21,7 @@ import (
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpapi"
 	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/idempotency"
 	"github.com/swarmops/swarmops/internal/lock"
 	locallock "github.com/swarmops/swarmops/internal/lock/local"
 	redislock "github.com/swarmops/swarmops/internal/lock/redis"
@@ -114,7 +115,8 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	stopping, stopStreams := context.WithCancel(context.Background())
 	api := httpapi.New(httpapi.Deps{
 		Stopping: stopping,
-		Auth:     authSvc, Fleet: fleet, Audit: auditLog, Store: st, Metrics: reg,
+		Auth:     authSvc, Fleet: fleet, Audit: auditLog, Metrics: reg,
+		Replays: idempotency.New(st), Ready: st.Ping, StoreKind: st.Kind(),
 		Instance: cfg.InstanceID, Version: version.Version, Commit: version.Commit, SessionTTL: cfg.SessionTTL,
 	})
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})

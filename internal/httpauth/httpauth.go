@@ -1,0 +1,141 @@
+package httpauth
+
+import (
+	"crypto/subtle"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/swarmops/swarmops/internal/audit"
+	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpx"
+)
+
+const (
+	// CookieName is the session cookie.
+	CookieName = "swarmops_session"
+	// HeaderCSRF carries the session's CSRF token on mutating requests
+	// made by scripts.
+	HeaderCSRF = "X-CSRF-Token"
+	// FormCSRF carries it in HTML forms.
+	FormCSRF = "csrf_token"
+
+	localPrincipal = "swarmops.principal"
+)
+
+// Mutating reports whether a request of method may change something.
+func Mutating(method string) bool {
+	switch method {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// Guard authenticates requests and checks their permissions.
+type Guard struct {
+	auth  *auth.Service
+	audit *audit.Log
+}
+
+// New makes a Guard over the auth domain; refused changes go to log.
+func New(a *auth.Service, log *audit.Log) *Guard { return &Guard{auth: a, audit: log} }
+
+// Authenticate finds the caller by bearer token or session cookie and
+// stores the principal in the request; a session must also show its CSRF
+// token on mutating requests, in the header or the form field.
+func (g *Guard) Authenticate(c *fiber.Ctx) error {
+	var p auth.Principal
+	var err error
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return errs.Unauthorized("expected Authorization: Bearer <api token>")
+		}
+		p, err = g.auth.TokenPrincipal(c.UserContext(), strings.TrimSpace(tok))
+	} else {
+		p, err = g.auth.SessionPrincipal(c.UserContext(), c.Cookies(CookieName))
+		if err == nil && Mutating(c.Method()) && !validCSRF(c, p.CSRFToken) {
+			err := errs.Forbidden("missing or wrong CSRF token: send the session's csrf_token (answered at login and by GET /api/v1/auth/me) in the %s header or the %s form field", HeaderCSRF, FormCSRF)
+			g.denied(c, p, err)
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(localPrincipal, p)
+	httpx.SetUser(c, p.Username)
+	return c.Next()
+}
+
+func validCSRF(c *fiber.Ctx, want string) bool {
+	got := c.Get(HeaderCSRF)
+	if got == "" {
+		got = formValue(c, FormCSRF)
+	}
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// formValue reads a field of a url-encoded or multipart body only: a
+// CSRF token in the query string could leak through logs and referrers.
+func formValue(c *fiber.Ctx, name string) string {
+	ct := string(c.Request().Header.ContentType())
+	if !strings.HasPrefix(ct, fiber.MIMEApplicationForm) && !strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+		return ""
+	}
+	if strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+		f, err := c.MultipartForm()
+		if err != nil || len(f.Value[name]) == 0 {
+			return ""
+		}
+		return f.Value[name][0]
+	}
+	return string(c.Request().PostArgs().Peek(name))
+}
+
+// Principal answers the caller that Authenticate found (zero when none).
+func Principal(c *fiber.Ctx) auth.Principal {
+	p, _ := c.Locals(localPrincipal).(auth.Principal)
+	return p
+}
+
+// RequirePerm refuses callers whose role lacks perm; a refused mutating
+// call is audited (it is an attempt to change something).
+func (g *Guard) RequirePerm(perm auth.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p := Principal(c)
+		if !p.Role.Can(perm) {
+			err := errs.Forbidden("%s needs role %s; %s is %s", perm, perm.MinRole(), p.Username, p.Role)
+			if Mutating(c.Method()) {
+				g.denied(c, p, err)
+			}
+			return err
+		}
+		return c.Next()
+	}
+}
+
+func (g *Guard) denied(c *fiber.Ctx, p auth.Principal, err error) {
+	g.audit.Record(c.UserContext(), p.Username, "access.denied", c.Params("cluster"), c.Method()+" "+c.Path(), err)
+}
+
+// SetSessionCookie hands the browser its session. It is a browser-session
+// cookie: the server ends the session after the idle lifetime, which a
+// fixed Expires here could not follow.
+func SetSessionCookie(c *fiber.Ctx, value string) {
+	c.Cookie(&fiber.Cookie{
+		Name: CookieName, Value: value, Path: "/", SessionOnly: true,
+		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+// ClearSessionCookie makes the browser forget its session.
+func ClearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{
+		Name: CookieName, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
+		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
