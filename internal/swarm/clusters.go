@@ -166,11 +166,6 @@ func managerEndpoints(given string, info system.Info) []string {
 	return out
 }
 
-func isUnspecified(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsUnspecified()
-}
-
 // AddCluster registers an existing swarm by one manager's endpoint and
 // stores its other managers' endpoints too.
 func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (c store.Cluster, err error) {
