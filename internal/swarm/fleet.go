@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 	"github.com/rs/zerolog"
 
@@ -136,90 +134,6 @@ func (f *Fleet) attempt(ctx context.Context, kind callKind, api Engine, fn func(
 		}
 	}
 	return err, timedOut
-}
-
-// maybeApplied is the error of a change whose outcome is unknown: the
-// request was sent, no answer came. Idempotency keys stay used for it.
-func maybeApplied(cause error, format string, args ...any) error {
-	return errs.MaybeApplied(cause, format, args...)
-}
-
-// errNotManager marks an engine found (inside a call) to be no manager of
-// the swarm any more, so the call moves on to the next endpoint.
-var errNotManager = errors.New("the engine is not a swarm manager")
-
-type failure int
-
-const (
-	answered   failure = iota // the engine answered (maybe with an error)
-	notSent                   // the request never reached the engine
-	notManager                // the engine is no longer a manager, or has no leader
-	noAnswer                  // sent, but no answer came (timeout, reset)
-)
-
-func classify(err error, timedOut bool, kind callKind) failure {
-	var ns *notSentError
-	switch {
-	case errors.As(err, &ns):
-		return notSent
-	case errors.Is(err, errNotManager):
-		return notManager
-	case timedOut:
-		return noAnswer
-	case client.IsErrConnectionFailed(err):
-		return noAnswer
-	case cerrdefs.IsUnavailable(err):
-		// A 503 is "not a swarm manager" (nothing done, try the next) or
-		// a broken call between this manager and the leader, after
-		// which a change may have been committed.
-		if kind == write && !strings.Contains(err.Error(), "not a swarm manager") {
-			return noAnswer
-		}
-		return notManager
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return noAnswer
-	}
-	return answered
-}
-
-func shortCause(err error, timedOut bool) string {
-	if timedOut {
-		return "no answer in time"
-	}
-	s := err.Error()
-	for _, cut := range []string{"dial tcp ", "dial unix "} {
-		if i := strings.Index(s, cut); i >= 0 {
-			s = s[i:]
-		}
-	}
-	return s
-}
-
-var daemonPrefix = regexp.MustCompile(`^Error response from daemon: `)
-
-// engineMessage is the engine's own text of an error.
-func engineMessage(err error) string {
-	s := daemonPrefix.ReplaceAllString(err.Error(), "")
-	s = strings.TrimPrefix(s, "rpc error: code = Unknown desc = ")
-	return s
-}
-
-// engineError translates an error the engine answered into an errs kind.
-func engineError(err error) error {
-	msg := engineMessage(err)
-	switch {
-	case cerrdefs.IsNotFound(err):
-		return errs.NotFound("%s", msg).With(err)
-	case strings.Contains(msg, "update out of sequence"):
-		return errs.Conflict("the object changed since its version was read; read it again and retry").With(err)
-	case cerrdefs.IsConflict(err) || cerrdefs.IsAlreadyExists(err):
-		return errs.Conflict("%s", msg).With(err)
-	case cerrdefs.IsInvalidArgument(err):
-		return errs.Invalid("", "%s", msg).With(err)
-	case cerrdefs.IsUnavailable(err):
-		return errs.Unavailable(err, "%s", msg)
-	}
-	return errs.Engine(err, "%s", msg)
 }
 
 // cluster answers a registered cluster.

@@ -200,8 +200,6 @@ func (f *Fleet) CreateSecret(ctx context.Context, cluster string, n NewSecret) (
 	return s, err
 }
 
-func isConflict(err error) bool { return errs.KindOf(err) == errs.ErrConflict }
-
 // RemoveSecret removes a secret no service uses; the engine names the
 // services that still do.
 func (f *Fleet) RemoveSecret(ctx context.Context, cluster, id string) (err error) {

@@ -2,13 +2,11 @@ package swarm
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -472,7 +470,3 @@ func (f *Fleet) RemoveService(ctx context.Context, cluster, id string) (err erro
 
 // tagRE is an image tag, as the distribution reference grammar has it.
 var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-
-func isNotFound(err error) bool {
-	return errors.Is(err, errs.ErrNotFound) || cerrdefs.IsNotFound(err)
-}

@@ -1,0 +1,221 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+var clusterNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// ValidClusterName checks a cluster name against the API contract.
+func ValidClusterName(name string) error {
+	if !clusterNameRE.MatchString(name) {
+		return errs.Invalid("name", "expected 1-63 lowercase letters, digits or _ . -, starting with a letter or digit")
+	}
+	return nil
+}
+
+var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$`)
+
+func validLabels(field string, labels map[string]string) error {
+	for k := range labels {
+		if !labelKeyRE.MatchString(k) {
+			return errs.Invalid(field, "label key %q: expected letters, digits or _ . - /, up to 128 characters", k)
+		}
+	}
+	return nil
+}
+
+// NewCluster is a registration request.
+type NewCluster struct {
+	Name     string
+	Endpoint string
+	TLS      *store.TLS
+	Labels   map[string]string
+}
+
+func (n NewCluster) validate() error {
+	if err := ValidClusterName(n.Name); err != nil {
+		return err
+	}
+	if _, err := validEngine(n.Endpoint, n.TLS, "a manager's engine API, tcp://host:2375, tcp://host:2376 with tls, or unix:///var/run/docker.sock"); err != nil {
+		return err
+	}
+	return validLabels("labels", n.Labels)
+}
+
+// validEngine checks the "endpoint" and "tls" fields of a request that
+// names an engine; what says what the endpoint should be when it is missing.
+func validEngine(endpoint string, t *store.TLS, what string) (*url.URL, error) {
+	if endpoint == "" {
+		return nil, errs.Invalid("endpoint", "required: %s", what)
+	}
+	u, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, errs.Invalid("endpoint", "%v", err)
+	}
+	if t != nil {
+		if _, err := TLSConfig(t); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// probeEngine asks one engine for /info through a fresh call, translating
+// failures into errors that name the input at fault.
+func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *store.TLS) (system.Info, error) {
+	api, release, err := f.pool.Temporary(endpoint, t)
+	if err != nil {
+		return system.Info{}, err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	info, err := api.Info(ctx)
+	if err == nil {
+		return info, nil
+	}
+	if ctx.Err() != nil {
+		return system.Info{}, errs.Invalid("endpoint", "the engine at %s did not answer within %s", endpoint, f.timeout)
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "certificate"):
+		return system.Info{}, errs.Invalid("tls", "TLS with %s failed: %s (check the CA, client certificate and key)", endpoint, tlsCause(msg))
+	case strings.Contains(msg, "malformed HTTP response") || strings.Contains(msg, "server gave HTTP response to HTTPS client") ||
+		strings.Contains(msg, "HTTP request to an HTTPS server"):
+		return system.Info{}, errs.Invalid("tls", "the engine at %s and this request disagree on TLS: give tls for a --tlsverify engine (usually port 2376), none for a plain one (2375)", endpoint)
+	}
+	var ns *notSentError
+	if errors.As(err, &ns) || classify(err, false, read) != answered {
+		return system.Info{}, errs.Invalid("endpoint", "cannot reach the engine at %s: %s", endpoint, shortCause(err, false))
+	}
+	return system.Info{}, errs.Invalid("endpoint", "the engine at %s answered an error: %s", endpoint, engineMessage(err))
+}
+
+func tlsCause(msg string) string {
+	for _, k := range []string{"x509: ", "tls: "} {
+		if i := strings.Index(msg, k); i >= 0 {
+			return msg[i:]
+		}
+	}
+	return msg
+}
+
+// swarmID answers the swarm's ID; only managers know it (a worker's info
+// has no cluster part).
+func swarmID(info system.Info) string {
+	if info.Swarm.Cluster == nil {
+		return ""
+	}
+	return info.Swarm.Cluster.ID
+}
+
+// requireManager checks that info is of a swarm manager.
+func requireManager(endpoint string, info system.Info) error {
+	if info.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+		return errs.Invalid("endpoint", "the engine at %s is not part of a swarm (state %q); "+
+			"use POST /api/v1/clusters/init to make it one", endpoint, info.Swarm.LocalNodeState)
+	}
+	if !info.Swarm.ControlAvailable {
+		return errs.Invalid("endpoint", "the engine at %s is a swarm worker, not a manager; register a manager's endpoint", endpoint)
+	}
+	return nil
+}
+
+// managerEndpoints maps the swarm's managers (info.Swarm.RemoteManagers,
+// addresses of the swarm port) to engine endpoints with the scheme and port
+// of the one given: tcp://10.0.0.5:2376 and a manager 10.0.0.6:2377 give
+// tcp://10.0.0.6:2376. A unix socket reaches only its own engine.
+func managerEndpoints(given string, info system.Info) []string {
+	out := []string{given}
+	u, err := ParseEndpoint(given)
+	if err != nil || u.Scheme != "tcp" {
+		return out
+	}
+	givenHost, port, _ := net.SplitHostPort(u.Host)
+	peers := slices.Clone(info.Swarm.RemoteManagers)
+	slices.SortFunc(peers, func(a, b swarm.Peer) int { return strings.Compare(a.Addr, b.Addr) })
+	for _, p := range peers {
+		host, _, err := net.SplitHostPort(p.Addr)
+		// The answering engine is the one given, whatever name it was
+		// given by (a host name, or an address its peers do not use).
+		if err != nil || host == givenHost || p.NodeID == info.Swarm.NodeID {
+			continue
+		}
+		ep := "tcp://" + net.JoinHostPort(host, port)
+		if !slices.Contains(out, ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// AddCluster registers an existing swarm by one manager's endpoint and
+// stores its other managers' endpoints too.
+func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (c store.Cluster, err error) {
+	defer func() { f.audit.Record(ctx, "", "cluster.create", n.Name, n.Endpoint, err) }()
+	if err := n.validate(); err != nil {
+		return store.Cluster{}, err
+	}
+	if _, err := f.store.GetCluster(ctx, n.Name); err == nil {
+		return store.Cluster{}, errs.Conflict("cluster %q already exists", n.Name)
+	} else if !errors.Is(err, errs.ErrNotFound) {
+		return store.Cluster{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
+	}
+	info, err := f.probeEngine(ctx, n.Endpoint, n.TLS)
+	if err != nil {
+		return store.Cluster{}, err
+	}
+	if err := requireManager(n.Endpoint, info); err != nil {
+		return store.Cluster{}, err
+	}
+	return f.register(ctx, n, info)
+}
+
+func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (store.Cluster, error) {
+	id := swarmID(info)
+	if id == "" {
+		return store.Cluster{}, errs.Engine(nil, "the engine at %s did not tell its swarm's ID", n.Endpoint)
+	}
+	if other, err := f.bySwarmID(ctx, id); err != nil {
+		return store.Cluster{}, err
+	} else if other != "" {
+		return store.Cluster{}, errs.Conflict("this swarm is already registered as cluster %q", other)
+	}
+	now := f.now().UTC()
+	c := store.Cluster{
+		Name: n.Name, Endpoints: managerEndpoints(n.Endpoint, info), TLS: n.TLS,
+		Labels: n.Labels, SwarmID: id, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := f.store.CreateCluster(ctx, c); err != nil {
+		return store.Cluster{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
+	}
+	return c, nil
+}
+
+func (f *Fleet) bySwarmID(ctx context.Context, id string) (string, error) {
+	all, err := f.store.ListClusters(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list clusters: %w", err)
+	}
+	for _, c := range all {
+		if c.SwarmID == id {
+			return c.Name, nil
+		}
+	}
+	return "", nil
+}

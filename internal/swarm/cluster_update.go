@@ -1,0 +1,179 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/docker/docker/api/types/system"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
+	"github.com/swarmops/swarmops/internal/store"
+)
+
+// ClusterChange is a partial update of a registration.
+type ClusterChange struct {
+	Endpoints []string
+	TLS       *store.TLS
+	// ClearTLS removes TLS material (tls: null in the request).
+	ClearTLS bool
+	Labels   map[string]string
+	Default  *bool
+}
+
+// UpdateCluster changes a registration and answers it with its default
+// mark. New endpoints must reach managers of the same swarm.
+func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (c store.Cluster, isDefault bool, err error) {
+	defer func() { f.audit.Record(ctx, "", "cluster.update", name, "", err) }()
+	if ch.Labels != nil {
+		if err := validLabels("labels", ch.Labels); err != nil {
+			return store.Cluster{}, false, err
+		}
+	}
+	if ch.TLS != nil {
+		if _, err := TLSConfig(ch.TLS); err != nil {
+			return store.Cluster{}, false, err
+		}
+	}
+	if ch.Endpoints != nil && len(ch.Endpoints) == 0 {
+		return store.Cluster{}, false, errs.Invalid("endpoints", "give at least one manager endpoint")
+	}
+	for i, e := range ch.Endpoints {
+		if _, err := ParseEndpoint(e); err != nil {
+			return store.Cluster{}, false, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
+		}
+	}
+	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
+		old, err := f.cluster(ctx, name)
+		if err != nil {
+			return err
+		}
+		c = old
+		c.Labels = maps.Clone(old.Labels)
+		if ch.Endpoints != nil {
+			c.Endpoints = slices.Compact(slices.Clone(ch.Endpoints))
+		}
+		if ch.ClearTLS {
+			c.TLS = nil
+		}
+		if ch.TLS != nil {
+			c.TLS = ch.TLS
+		}
+		if ch.Labels != nil {
+			c.Labels = ch.Labels
+		}
+		if ch.Endpoints != nil || ch.TLS != nil || ch.ClearTLS {
+			if err := f.checkEndpoints(ctx, c); err != nil {
+				return err
+			}
+		}
+		c.UpdatedAt = f.now().UTC()
+		if err := f.store.UpdateCluster(ctx, c); err != nil {
+			return fmt.Errorf("update cluster %q: %w", name, err)
+		}
+		if ch.Default != nil {
+			if err := f.setDefault(ctx, name, *ch.Default); err != nil {
+				return err
+			}
+		}
+		f.pool.Forget(old)
+		isDefault, err = f.isDefault(ctx, name)
+		return err
+	})
+	return c, isDefault, err
+}
+
+func (f *Fleet) setDefault(ctx context.Context, name string, on bool) error {
+	cur, err := f.store.DefaultCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("default cluster: %w", err)
+	}
+	switch {
+	case on:
+		err = f.store.SetDefaultCluster(ctx, name)
+	case cur == name:
+		err = f.store.SetDefaultCluster(ctx, "")
+	}
+	if err != nil {
+		return fmt.Errorf("default cluster: %w", err)
+	}
+	return nil
+}
+
+// checkEndpoints requires at least one endpoint to answer as a manager of
+// the registered swarm and none to belong to another swarm.
+func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
+	var reached bool
+	var last error
+	for i, e := range c.Endpoints {
+		info, err := f.probeEngine(ctx, e, c.TLS)
+		if err != nil {
+			last = err
+			continue
+		}
+		if id := swarmID(info); id != "" && c.SwarmID != "" && id != c.SwarmID {
+			return errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "the engine at %s belongs to another swarm (%s, not %s)", e, id, c.SwarmID)
+		}
+		if requireManager(e, info) == nil {
+			reached = true
+		}
+	}
+	if !reached {
+		if last != nil {
+			return last
+		}
+		return errs.Invalid("endpoints", "none of the endpoints is a manager of this swarm")
+	}
+	return nil
+}
+
+// RefreshCluster re-discovers the swarm's managers through any manager
+// that answers, keeping known endpoints first, and answers the cluster
+// with its default mark.
+func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluster, isDefault bool, err error) {
+	defer func() { f.audit.Record(ctx, "", "cluster.refresh", name, "", err) }()
+	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
+		old, err := f.cluster(ctx, name)
+		if err != nil {
+			return err
+		}
+		var info system.Info
+		used, err := f.do(ctx, old, read, func(ctx context.Context, api Engine) (err error) {
+			if info, err = api.Info(ctx); err != nil {
+				return err
+			}
+			if !info.Swarm.ControlAvailable { // demoted: ask another
+				return errNotManager
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if id := swarmID(info); old.SwarmID != "" && id != old.SwarmID {
+			return errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
+		}
+		found := managerEndpoints(used, info)
+		c = old
+		c.Endpoints = nil
+		for _, e := range old.Endpoints { // keep the known order
+			if slices.Contains(found, e) {
+				c.Endpoints = append(c.Endpoints, e)
+			}
+		}
+		for _, e := range found {
+			if !slices.Contains(c.Endpoints, e) {
+				c.Endpoints = append(c.Endpoints, e)
+			}
+		}
+		c.UpdatedAt = f.now().UTC()
+		if err := f.store.UpdateCluster(ctx, c); err != nil {
+			return fmt.Errorf("refresh cluster %q: %w", name, err)
+		}
+		isDefault, err = f.isDefault(ctx, name)
+		return err
+	})
+	return c, isDefault, err
+}

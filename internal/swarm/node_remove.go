@@ -1,0 +1,60 @@
+package swarm
+
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
+)
+
+// RemoveNode removes a node from the swarm's node list. A manager must be
+// demoted first, and a node that is not down needs force.
+func (f *Fleet) RemoveNode(ctx context.Context, cluster, id string, force bool) (err error) {
+	target := id
+	defer func() { f.audit.Record(ctx, "", "node.remove", cluster, target, err) }()
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	var n swarm.Node
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		n, err = inspectNode(ctx, api, cluster, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	target = n.Description.Hostname
+	return f.withLock(ctx, lock.ObjectKey(cluster, "node", n.ID), func(ctx context.Context) error {
+		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+			n, err = inspectNode(ctx, api, cluster, n.ID)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := checkRemoval(cluster, n, force); err != nil {
+			return err
+		}
+		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			return api.NodeRemove(ctx, n.ID, swarm.NodeRemoveOptions{Force: force})
+		})
+		return refusedAsConflict(err)
+	})
+}
+
+// checkRemoval refuses what the engine would refuse with a less helpful
+// message: removing a manager (it must be demoted first, which the leader
+// cannot be while it leads) or, without force, a node that still runs.
+func checkRemoval(cluster string, n swarm.Node, force bool) error {
+	name := n.Description.Hostname
+	switch {
+	case n.ManagerStatus != nil && n.ManagerStatus.Leader:
+		return errs.Conflict("node %q is the leader of cluster %q and cannot be removed: once another manager leads, demote it (PATCH with {\"role\":\"worker\"}), then remove it", name, cluster)
+	case n.Spec.Role == swarm.NodeRoleManager:
+		return errs.Conflict("node %q is a manager of cluster %q; demote it first (PATCH with {\"role\":\"worker\"}), then remove it", name, cluster)
+	case !force && n.Status.State != swarm.NodeStateDown:
+		return errs.Conflict("node %q is %s, not down: make it leave the swarm first (POST .../nodes/leave) or remove it with ?force=true", name, n.Status.State)
+	}
+	return nil
+}
