@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"strings"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpx"
-	"github.com/swarmops/swarmops/internal/store"
 	"github.com/swarmops/swarmops/internal/swarm"
 )
 
@@ -37,22 +34,13 @@ type clusterDTO struct {
 	Health    *healthDTO        `json:"health,omitempty"`
 }
 
-func toClusterDTO(c store.Cluster, isDefault bool, h *swarm.Health) clusterDTO {
+func toClusterDTO(v swarm.ClusterView) clusterDTO {
 	d := clusterDTO{
-		Name: c.Name, Endpoints: c.Endpoints, Default: isDefault, Labels: c.Labels,
-		SwarmID: c.SwarmID, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Health: h,
+		Name: v.Name, Endpoints: v.Endpoints, Default: v.Default, Labels: v.Labels,
+		SwarmID: v.SwarmID, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Health: v.Health,
 	}
-	if d.Labels == nil {
-		d.Labels = map[string]string{}
-	}
-	if c.TLS != nil {
-		d.TLS = &tlsDTO{CA: c.TLS.CA != "", ClientCert: c.TLS.Cert != ""}
-		if b, _ := pem.Decode([]byte(c.TLS.Cert)); b != nil {
-			if cert, err := x509.ParseCertificate(b.Bytes); err == nil {
-				exp := cert.NotAfter.UTC()
-				d.TLS.CertSubject, d.TLS.CertExpiresAt = cert.Subject.String(), &exp
-			}
-		}
+	if t := v.TLS; t != nil {
+		d.TLS = &tlsDTO{CA: t.CA, ClientCert: t.ClientCert, CertSubject: t.CertSubject, CertExpiresAt: t.CertExpiresAt}
 	}
 	return d
 }
@@ -63,11 +51,11 @@ type tlsReq struct {
 	Key  string `json:"key"`
 }
 
-func (t *tlsReq) toStore() *store.TLS {
+func (t *tlsReq) toDomain() *swarm.TLS {
 	if t == nil {
 		return nil
 	}
-	return &store.TLS{CA: t.CA, Cert: t.Cert, Key: t.Key}
+	return &swarm.TLS{CA: t.CA, Cert: t.Cert, Key: t.Key}
 }
 
 type clusterReq struct {
@@ -98,7 +86,7 @@ type rotateReq struct {
 }
 
 func (r clusterReq) toDomain() swarm.NewCluster {
-	return swarm.NewCluster{Name: r.Name, Endpoint: r.Endpoint, TLS: r.TLS.toStore(), Labels: r.Labels}
+	return swarm.NewCluster{Name: r.Name, Endpoint: r.Endpoint, TLS: r.TLS.toDomain(), Labels: r.Labels}
 }
 
 func (a *API) listClusters(c *fiber.Ctx) error {
@@ -116,7 +104,7 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 	}
 	out := make([]clusterDTO, len(views))
 	for i, v := range views {
-		out[i] = toClusterDTO(v.Cluster, v.Default, v.Health)
+		out[i] = toClusterDTO(v)
 	}
 	return c.JSON(listOf(out))
 }
@@ -126,11 +114,11 @@ func (a *API) createCluster(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
-	cl, err := a.Fleet.AddCluster(c.UserContext(), req.toDomain())
+	v, err := a.Fleet.AddCluster(c.UserContext(), req.toDomain())
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(toClusterDTO(cl, false, nil))
+	return c.Status(fiber.StatusCreated).JSON(toClusterDTO(v))
 }
 
 func (a *API) initCluster(c *fiber.Ctx) error {
@@ -138,14 +126,14 @@ func (a *API) initCluster(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
-	cl, err := a.Fleet.InitCluster(c.UserContext(), swarm.InitCluster{
+	v, err := a.Fleet.InitCluster(c.UserContext(), swarm.InitCluster{
 		NewCluster: req.toDomain(), AdvertiseAddr: req.AdvertiseAddr,
 		ListenAddr: req.ListenAddr, ForceNewCluster: req.ForceNewCluster,
 	})
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(toClusterDTO(cl, false, nil))
+	return c.Status(fiber.StatusCreated).JSON(toClusterDTO(v))
 }
 
 func (a *API) getCluster(c *fiber.Ctx) error {
@@ -153,7 +141,7 @@ func (a *API) getCluster(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toClusterDTO(v.Cluster, v.Default, v.Health))
+	return c.JSON(toClusterDTO(v))
 }
 
 func (a *API) updateCluster(c *fiber.Ctx) error {
@@ -171,13 +159,13 @@ func (a *API) updateCluster(c *fiber.Ctx) error {
 		if err := httpx.DecodeStrict(req.TLS, &tr); err != nil {
 			return errs.Invalid("tls", "expected {\"ca\",\"cert\",\"key\"} (PEM strings) or null")
 		}
-		ch.TLS = tr.toStore()
+		ch.TLS = tr.toDomain()
 	}
-	cl, isDefault, err := a.Fleet.UpdateCluster(c.UserContext(), c.Params("cluster"), ch)
+	v, err := a.Fleet.UpdateCluster(c.UserContext(), c.Params("cluster"), ch)
 	if err != nil {
 		return err
 	}
-	return c.JSON(toClusterDTO(cl, isDefault, nil))
+	return c.JSON(toClusterDTO(v))
 }
 
 func (a *API) deleteCluster(c *fiber.Ctx) error {
@@ -188,11 +176,11 @@ func (a *API) deleteCluster(c *fiber.Ctx) error {
 }
 
 func (a *API) refreshCluster(c *fiber.Ctx) error {
-	cl, isDefault, err := a.Fleet.RefreshCluster(c.UserContext(), c.Params("cluster"))
+	v, err := a.Fleet.RefreshCluster(c.UserContext(), c.Params("cluster"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(toClusterDTO(cl, isDefault, nil))
+	return c.JSON(toClusterDTO(v))
 }
 
 func (a *API) clusterHealth(c *fiber.Ctx) error {

@@ -99,7 +99,7 @@ func (a *API) joinNode(c *fiber.Ctx) error {
 		return err
 	}
 	n, err := a.Fleet.JoinNode(c.UserContext(), c.Params("cluster"), swarm.NodeJoin{
-		Endpoint: req.Endpoint, TLS: req.TLS.toStore(), Role: req.Role, AdvertiseAddr: req.AdvertiseAddr,
+		Endpoint: req.Endpoint, TLS: req.TLS.toDomain(), Role: req.Role, AdvertiseAddr: req.AdvertiseAddr,
 	})
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func (a *API) leaveNode(c *fiber.Ctx) error {
 		return err
 	}
 	left, err := a.Fleet.LeaveNode(c.UserContext(), c.Params("cluster"), swarm.NodeLeave{
-		Endpoint: req.Endpoint, TLS: req.TLS.toStore(), Force: req.Force, Remove: req.Remove,
+		Endpoint: req.Endpoint, TLS: req.TLS.toDomain(), Force: req.Force, Remove: req.Remove,
 	})
 	if err != nil {
 		return err

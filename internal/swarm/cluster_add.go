@@ -29,6 +29,7 @@ func ValidClusterName(name string) error {
 
 var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$`)
 
+// validLabels checks the keys of labels given in field.
 func validLabels(field string, labels map[string]string) error {
 	for k := range labels {
 		if !labelKeyRE.MatchString(k) {
@@ -42,7 +43,7 @@ func validLabels(field string, labels map[string]string) error {
 type NewCluster struct {
 	Name     string
 	Endpoint string
-	TLS      *store.TLS
+	TLS      *TLS
 	Labels   map[string]string
 }
 
@@ -58,7 +59,7 @@ func (n NewCluster) validate() error {
 
 // validEngine checks the "endpoint" and "tls" fields of a request that
 // names an engine; what says what the endpoint should be when it is missing.
-func validEngine(endpoint string, t *store.TLS, what string) (*url.URL, error) {
+func validEngine(endpoint string, t *TLS, what string) (*url.URL, error) {
 	if endpoint == "" {
 		return nil, errs.Invalid("endpoint", "required: %s", what)
 	}
@@ -76,7 +77,7 @@ func validEngine(endpoint string, t *store.TLS, what string) (*url.URL, error) {
 
 // probeEngine asks one engine for /info through a fresh call, translating
 // failures into errors that name the input at fault.
-func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *store.TLS) (system.Info, error) {
+func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *TLS) (system.Info, error) {
 	api, release, err := f.pool.Temporary(endpoint, t)
 	if err != nil {
 		return system.Info{}, err
@@ -166,26 +167,33 @@ func managerEndpoints(given string, info system.Info) []string {
 
 // AddCluster registers an existing swarm by one manager's endpoint and
 // stores its other managers' endpoints too.
-func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (c store.Cluster, err error) {
+func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (v ClusterView, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.create", n.Name, n.Endpoint, err) }()
 	if err := n.validate(); err != nil {
-		return store.Cluster{}, err
+		return ClusterView{}, err
 	}
 	if _, err := f.store.GetCluster(ctx, n.Name); err == nil {
-		return store.Cluster{}, errs.Conflict("cluster %q already exists", n.Name)
+		return ClusterView{}, errs.Conflict("cluster %q already exists", n.Name)
 	} else if !errors.Is(err, errs.ErrNotFound) {
-		return store.Cluster{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
+		return ClusterView{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
 	}
 	info, err := f.probeEngine(ctx, n.Endpoint, n.TLS)
 	if err != nil {
-		return store.Cluster{}, err
+		return ClusterView{}, err
 	}
 	if err := requireManager(n.Endpoint, info); err != nil {
-		return store.Cluster{}, err
+		return ClusterView{}, err
 	}
-	return f.register(ctx, n, info)
+	c, err := f.register(ctx, n, info)
+	if err != nil {
+		return ClusterView{}, err
+	}
+	return viewOf(c, false), nil
 }
 
+// register stores the swarm that info describes as cluster n. The new
+// cluster is not the default: only UpdateCluster sets the mark, on a
+// registered cluster, and DeleteCluster takes it away.
 func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (store.Cluster, error) {
 	id := swarmID(info)
 	if id == "" {
@@ -198,7 +206,7 @@ func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (s
 	}
 	now := f.now().UTC()
 	c := store.Cluster{
-		Name: n.Name, Endpoints: managerEndpoints(n.Endpoint, info), TLS: n.TLS,
+		Name: n.Name, Endpoints: managerEndpoints(n.Endpoint, info), TLS: n.TLS.stored(),
 		Labels: n.Labels, SwarmID: id, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := f.store.CreateCluster(ctx, c); err != nil {
@@ -207,6 +215,8 @@ func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (s
 	return c, nil
 }
 
+// bySwarmID answers the name of the cluster registered with swarm ID id,
+// "" when there is none.
 func (f *Fleet) bySwarmID(ctx context.Context, id string) (string, error) {
 	all, err := f.store.ListClusters(ctx)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/lock"
-	"github.com/swarmops/swarmops/internal/store"
 )
 
 // InitCluster is a request to create a new swarm on an engine.
@@ -22,13 +21,13 @@ type InitCluster struct {
 
 // InitCluster runs swarm init on an engine that is in no swarm and
 // registers the new swarm.
-func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (c store.Cluster, err error) {
+func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (v ClusterView, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.init", in.Name, in.Endpoint, err) }()
 	if err := in.validate(); err != nil {
-		return store.Cluster{}, err
+		return ClusterView{}, err
 	}
 	if in.AdvertiseAddr == "" {
-		return store.Cluster{}, errs.Invalid("advertise_addr", "required: the address other nodes reach this manager at, e.g. 10.0.0.5 or 10.0.0.5:2377")
+		return ClusterView{}, errs.Invalid("advertise_addr", "required: the address other nodes reach this manager at, e.g. 10.0.0.5 or 10.0.0.5:2377")
 	}
 	if in.ListenAddr == "" {
 		in.ListenAddr = "0.0.0.0:2377"
@@ -74,8 +73,12 @@ func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (c store.Cluste
 		if info, err = f.probeEngine(ctx, in.Endpoint, in.TLS); err != nil {
 			return err
 		}
-		c, err = f.register(ctx, in.NewCluster, info)
-		return err
+		c, err := f.register(ctx, in.NewCluster, info)
+		if err != nil {
+			return err
+		}
+		v = viewOf(c, false)
+		return nil
 	})
-	return c, err
+	return v, err
 }

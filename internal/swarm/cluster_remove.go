@@ -18,7 +18,7 @@ func (f *Fleet) DeleteCluster(ctx context.Context, name string) (err error) {
 		if err := f.store.DeleteCluster(ctx, name); err != nil {
 			return fmt.Errorf("delete cluster %q: %w", name, err)
 		}
-		f.pool.Forget(c)
+		f.pool.forget(c)
 		return nil
 	})
 }

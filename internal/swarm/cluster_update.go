@@ -16,7 +16,7 @@ import (
 // ClusterChange is a partial update of a registration.
 type ClusterChange struct {
 	Endpoints []string
-	TLS       *store.TLS
+	TLS       *TLS
 	// ClearTLS removes TLS material (tls: null in the request).
 	ClearTLS bool
 	Labels   map[string]string
@@ -25,24 +25,24 @@ type ClusterChange struct {
 
 // UpdateCluster changes a registration and answers it with its default
 // mark. New endpoints must reach managers of the same swarm.
-func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (c store.Cluster, isDefault bool, err error) {
+func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (v ClusterView, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.update", name, "", err) }()
 	if ch.Labels != nil {
 		if err := validLabels("labels", ch.Labels); err != nil {
-			return store.Cluster{}, false, err
+			return ClusterView{}, err
 		}
 	}
 	if ch.TLS != nil {
 		if _, err := TLSConfig(ch.TLS); err != nil {
-			return store.Cluster{}, false, err
+			return ClusterView{}, err
 		}
 	}
 	if ch.Endpoints != nil && len(ch.Endpoints) == 0 {
-		return store.Cluster{}, false, errs.Invalid("endpoints", "give at least one manager endpoint")
+		return ClusterView{}, errs.Invalid("endpoints", "give at least one manager endpoint")
 	}
 	for i, e := range ch.Endpoints {
 		if _, err := ParseEndpoint(e); err != nil {
-			return store.Cluster{}, false, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
+			return ClusterView{}, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
 		}
 	}
 	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
@@ -50,7 +50,7 @@ func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange
 		if err != nil {
 			return err
 		}
-		c = old
+		c := old
 		c.Labels = maps.Clone(old.Labels)
 		if ch.Endpoints != nil {
 			c.Endpoints = slices.Compact(slices.Clone(ch.Endpoints))
@@ -59,7 +59,7 @@ func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange
 			c.TLS = nil
 		}
 		if ch.TLS != nil {
-			c.TLS = ch.TLS
+			c.TLS = ch.TLS.stored()
 		}
 		if ch.Labels != nil {
 			c.Labels = ch.Labels
@@ -78,13 +78,23 @@ func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange
 				return err
 			}
 		}
-		f.pool.Forget(old)
-		isDefault, err = f.isDefault(ctx, name)
+		f.pool.forget(old)
+		v, err = f.viewWithMark(ctx, c)
 		return err
 	})
-	return c, isDefault, err
+	return v, err
 }
 
+// viewWithMark is the view of c with its default mark as stored.
+func (f *Fleet) viewWithMark(ctx context.Context, c store.Cluster) (ClusterView, error) {
+	isDefault, err := f.isDefault(ctx, c.Name)
+	if err != nil {
+		return ClusterView{}, err
+	}
+	return viewOf(c, isDefault), nil
+}
+
+// setDefault gives cluster name the default mark, or takes it away.
 func (f *Fleet) setDefault(ctx context.Context, name string, on bool) error {
 	cur, err := f.store.DefaultCluster(ctx)
 	if err != nil {
@@ -108,7 +118,7 @@ func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
 	var reached bool
 	var last error
 	for i, e := range c.Endpoints {
-		info, err := f.probeEngine(ctx, e, c.TLS)
+		info, err := f.probeEngine(ctx, e, tlsOf(c.TLS))
 		if err != nil {
 			last = err
 			continue
@@ -132,7 +142,7 @@ func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
 // RefreshCluster re-discovers the swarm's managers through any manager
 // that answers, keeping known endpoints first, and answers the cluster
 // with its default mark.
-func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluster, isDefault bool, err error) {
+func (f *Fleet) RefreshCluster(ctx context.Context, name string) (v ClusterView, err error) {
 	defer func() { f.audit.Record(ctx, "", "cluster.refresh", name, "", err) }()
 	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
 		old, err := f.cluster(ctx, name)
@@ -156,7 +166,7 @@ func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluste
 			return errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
 		}
 		found := managerEndpoints(used, info)
-		c = old
+		c := old
 		c.Endpoints = nil
 		for _, e := range old.Endpoints { // keep the known order
 			if slices.Contains(found, e) {
@@ -172,8 +182,8 @@ func (f *Fleet) RefreshCluster(ctx context.Context, name string) (c store.Cluste
 		if err := f.store.UpdateCluster(ctx, c); err != nil {
 			return fmt.Errorf("refresh cluster %q: %w", name, err)
 		}
-		isDefault, err = f.isDefault(ctx, name)
+		v, err = f.viewWithMark(ctx, c)
 		return err
 	})
-	return c, isDefault, err
+	return v, err
 }

@@ -3,16 +3,42 @@ package swarm
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/swarmops/swarmops/internal/store"
 )
 
-// ClusterView is a registered cluster as answers show it.
+// ClusterView is a registered cluster as answers show it. It says what
+// TLS material the cluster has and holds none of it: no field can carry
+// the key or any PEM text, whatever a transport does with the view.
 type ClusterView struct {
-	store.Cluster
+	Name string
+	// Endpoints are the engine API addresses of the swarm's managers.
+	Endpoints []string
+	Labels    map[string]string // never nil
+	SwarmID   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Default marks the cluster requests use when they name none.
 	Default bool
+	// TLS is nil for a cluster reached without TLS.
+	TLS *TLSSummary
 	// Health is set when it was asked for.
 	Health *Health
+}
+
+// viewOf is the view of the stored record c.
+func viewOf(c store.Cluster, isDefault bool) ClusterView {
+	v := ClusterView{
+		Name: c.Name, Endpoints: slices.Clone(c.Endpoints), Labels: maps.Clone(c.Labels), SwarmID: c.SwarmID,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Default: isDefault, TLS: summarizeTLS(c.TLS),
+	}
+	if v.Labels == nil {
+		v.Labels = map[string]string{}
+	}
+	return v
 }
 
 // ListClusters answers the registered clusters that f selects, with their
@@ -35,11 +61,11 @@ func (f *Fleet) ListClusters(ctx context.Context, flt Filter, withHealth bool) (
 	}
 	var health map[string]Health
 	if withHealth {
-		health = f.HealthOfAll(ctx, kept)
+		health = f.healthOfAll(ctx, kept)
 	}
 	out := make([]ClusterView, len(kept))
 	for i, c := range kept {
-		out[i] = ClusterView{Cluster: c, Default: c.Name == def}
+		out[i] = viewOf(c, c.Name == def)
 		if h, ok := health[c.Name]; ok {
 			out[i].Health = &h
 		}
@@ -57,10 +83,13 @@ func (f *Fleet) GetCluster(ctx context.Context, name string) (ClusterView, error
 	if err != nil {
 		return ClusterView{}, err
 	}
+	v := viewOf(c, isDefault)
 	h := f.health(ctx, c)
-	return ClusterView{Cluster: c, Default: isDefault, Health: &h}, nil
+	v.Health = &h
+	return v, nil
 }
 
+// isDefault reports whether cluster name holds the default mark.
 func (f *Fleet) isDefault(ctx context.Context, name string) (bool, error) {
 	def, err := f.store.DefaultCluster(ctx)
 	if err != nil {

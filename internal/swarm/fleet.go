@@ -69,7 +69,7 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		api, err := f.pool.Client(ep, c.TLS)
+		api, err := f.pool.Client(ep, tlsOf(c.TLS))
 		if err != nil {
 			return "", fmt.Errorf("cluster %q: %w", c.Name, err)
 		}

@@ -56,9 +56,9 @@ func (f *Fleet) ClusterHealth(ctx context.Context, name string) (Health, error) 
 	return f.health(ctx, c), nil
 }
 
-// HealthOfAll probes every given cluster concurrently; the whole costs
+// healthOfAll probes every given cluster concurrently; the whole costs
 // about one probe, bounded by the engine timeout.
-func (f *Fleet) HealthOfAll(ctx context.Context, cs []store.Cluster) map[string]Health {
+func (f *Fleet) healthOfAll(ctx context.Context, cs []store.Cluster) map[string]Health {
 	out := make(map[string]Health, len(cs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -153,7 +153,7 @@ func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 
 func (f *Fleet) ping(ctx context.Context, c store.Cluster, ep string) EndpointHealth {
 	e := EndpointHealth{Endpoint: ep}
-	api, err := f.pool.Client(ep, c.TLS)
+	api, err := f.pool.Client(ep, tlsOf(c.TLS))
 	if err != nil {
 		e.Error = err.Error()
 		return e

@@ -20,7 +20,7 @@ type NodeJoin struct {
 	// Endpoint is the joining engine's own API, tcp://host:port or unix://.
 	Endpoint string
 	// TLS for Endpoint; nil: the cluster's TLS material.
-	TLS  *store.TLS
+	TLS  *TLS
 	Role string // worker (default) or manager
 	// AdvertiseAddr is the address other nodes reach it at; default: the
 	// endpoint's host when that is an IP address.
@@ -85,7 +85,7 @@ func (f *Fleet) JoinNode(ctx context.Context, cluster string, j NodeJoin) (s Nod
 			return err
 		}
 		if j.TLS == nil {
-			j.TLS = c.TLS
+			j.TLS = tlsOf(c.TLS)
 		}
 		info, err := f.probeEngine(ctx, j.Endpoint, j.TLS)
 		if err != nil {

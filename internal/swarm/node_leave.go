@@ -15,7 +15,7 @@ import (
 // NodeLeave asks an engine of the cluster to leave the swarm.
 type NodeLeave struct {
 	Endpoint string
-	TLS      *store.TLS // nil: the cluster's TLS material
+	TLS      *TLS // nil: the cluster's TLS material
 	// Force lets a manager leave even when the swarm then loses quorum.
 	Force bool
 	// Remove also removes the node from the node list (demoting it first
@@ -50,7 +50,7 @@ func (f *Fleet) LeaveNode(ctx context.Context, cluster string, l NodeLeave) (out
 			return err
 		}
 		if l.TLS == nil {
-			l.TLS = c.TLS
+			l.TLS = tlsOf(c.TLS)
 		}
 		info, err := f.probeEngine(ctx, l.Endpoint, l.TLS)
 		if err != nil {

@@ -322,7 +322,7 @@ func TestNodeJoin_Validate(t *testing.T) {
 		{"bad role", NodeJoin{Endpoint: "tcp://10.0.0.7:2375", Role: "leader"}, "role", ""},
 		{"bad advertise address", NodeJoin{Endpoint: "tcp://10.0.0.7:2375", AdvertiseAddr: "10.0.0.7 eth0"}, "advertise_addr", ""},
 		{"empty port", NodeJoin{Endpoint: "tcp://10.0.0.7:2375", AdvertiseAddr: "10.0.0.7:"}, "advertise_addr", ""},
-		{"bad tls", NodeJoin{Endpoint: "tcp://10.0.0.7:2376", TLS: &store.TLS{CA: "nope"}}, "tls.ca", ""},
+		{"bad tls", NodeJoin{Endpoint: "tcp://10.0.0.7:2376", TLS: &TLS{CA: "nope"}}, "tls.ca", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.j.validate()

@@ -2,17 +2,12 @@ package swarm
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -77,16 +72,8 @@ func NewPool(dialTimeout time.Duration, opts ...PoolOption) *Pool {
 	return p
 }
 
-func tlsKey(t *store.TLS) string {
-	if t == nil {
-		return ""
-	}
-	h := sha256.Sum256([]byte(t.CA + "\x00" + t.Cert + "\x00" + t.Key))
-	return hex.EncodeToString(h[:8])
-}
-
 // Client answers the pooled client of endpoint with t.
-func (p *Pool) Client(endpoint string, t *store.TLS) (*client.Client, error) {
+func (p *Pool) Client(endpoint string, t *TLS) (*client.Client, error) {
 	k := poolKey{endpoint, tlsKey(t)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,7 +92,7 @@ func (p *Pool) Client(endpoint string, t *store.TLS) (*client.Client, error) {
 // new client that release closes: engines that are probed, initialised,
 // joined or left, but not (yet) registered, keep no client (and no TLS
 // key) in the pool.
-func (p *Pool) Temporary(endpoint string, t *store.TLS) (api *client.Client, release func(), err error) {
+func (p *Pool) Temporary(endpoint string, t *TLS) (api *client.Client, release func(), err error) {
 	p.mu.Lock()
 	c, ok := p.clients[poolKey{endpoint, tlsKey(t)}]
 	p.mu.Unlock()
@@ -119,8 +106,8 @@ func (p *Pool) Temporary(endpoint string, t *store.TLS) (api *client.Client, rel
 	return c, func() { _ = c.Close() }, nil
 }
 
-// Forget closes the clients of a cluster's endpoints and its failover state.
-func (p *Pool) Forget(c store.Cluster) {
+// forget closes the clients of a cluster's endpoints and its failover state.
+func (p *Pool) forget(c store.Cluster) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.preferred, c.Name)
@@ -199,47 +186,7 @@ func ParseEndpoint(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// TLSConfig builds the client TLS configuration of t; the error names the
-// field at fault.
-func TLSConfig(t *store.TLS) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CA != "" {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(t.CA)) {
-			return nil, errs.Invalid("tls.ca", "expected a PEM-encoded CA certificate")
-		}
-		cfg.RootCAs = pool
-	}
-	switch {
-	case t.Cert != "" && t.Key != "":
-		pair, err := tls.X509KeyPair([]byte(t.Cert), []byte(t.Key))
-		if err != nil {
-			return nil, errs.Invalid("tls.cert", "expected a PEM certificate and the PEM private key that matches it (%s)", tlsPairProblem(err))
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	case t.Cert != "":
-		return nil, errs.Invalid("tls.key", "a client certificate needs its private key")
-	case t.Key != "":
-		return nil, errs.Invalid("tls.cert", "a private key needs its client certificate")
-	}
-	return cfg, nil
-}
-
-// tlsPairProblem says what is wrong with a key pair without quoting it.
-func tlsPairProblem(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "private key does not match"):
-		return "the key does not match the certificate"
-	case strings.Contains(s, "failed to find any PEM data in key"):
-		return "no PEM private key found"
-	case strings.Contains(s, "failed to find any PEM data in certificate"):
-		return "no PEM certificate found"
-	}
-	return "unreadable certificate or key"
-}
-
-func newClient(endpoint string, t *store.TLS, dialTimeout time.Duration, wrap func(string, http.RoundTripper) http.RoundTripper) (*client.Client, error) {
+func newClient(endpoint string, t *TLS, dialTimeout time.Duration, wrap func(string, http.RoundTripper) http.RoundTripper) (*client.Client, error) {
 	u, err := ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, errs.Invalid("endpoint", "%v", err)
