@@ -9,7 +9,6 @@ import (
 	"github.com/docker/docker/api/types/system"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -23,66 +22,69 @@ type ClusterChange struct {
 	Default  *bool
 }
 
-// UpdateCluster changes a registration and answers it with its default
-// mark. New endpoints must reach managers of the same swarm.
-func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (v ClusterView, err error) {
-	defer func() { f.audit.Record(ctx, "", "cluster.update", name, "", err) }()
+func (ch ClusterChange) validate() error {
 	if ch.Labels != nil {
 		if err := validLabels("labels", ch.Labels); err != nil {
-			return ClusterView{}, err
+			return err
 		}
 	}
 	if ch.TLS != nil {
 		if _, err := TLSConfig(ch.TLS); err != nil {
-			return ClusterView{}, err
+			return err
 		}
 	}
 	if ch.Endpoints != nil && len(ch.Endpoints) == 0 {
-		return ClusterView{}, errs.Invalid("endpoints", "give at least one manager endpoint")
+		return errs.Invalid("endpoints", "give at least one manager endpoint")
 	}
 	for i, e := range ch.Endpoints {
 		if _, err := ParseEndpoint(e); err != nil {
-			return ClusterView{}, errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
+			return errs.Invalid(fmt.Sprintf("endpoints[%d]", i), "%v", err)
 		}
 	}
-	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
-		old, err := f.cluster(ctx, name)
-		if err != nil {
-			return err
-		}
-		c := old
-		c.Labels = maps.Clone(old.Labels)
-		if ch.Endpoints != nil {
-			c.Endpoints = slices.Compact(slices.Clone(ch.Endpoints))
-		}
-		if ch.ClearTLS {
-			c.TLS = nil
-		}
-		if ch.TLS != nil {
-			c.TLS = ch.TLS.stored()
-		}
-		if ch.Labels != nil {
-			c.Labels = ch.Labels
-		}
-		if ch.Endpoints != nil || ch.TLS != nil || ch.ClearTLS {
-			if err := f.checkEndpoints(ctx, c); err != nil {
-				return err
-			}
-		}
-		c.UpdatedAt = f.now().UTC()
-		if err := f.store.UpdateCluster(ctx, c); err != nil {
-			return fmt.Errorf("update cluster %q: %w", name, err)
-		}
-		if ch.Default != nil {
-			if err := f.setDefault(ctx, name, *ch.Default); err != nil {
-				return err
-			}
-		}
-		f.pool.forget(old)
-		v, err = f.viewWithMark(ctx, c)
-		return err
+	return nil
+}
+
+// UpdateCluster changes a registration and answers it with its default
+// mark. New endpoints must reach managers of the same swarm.
+func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (ClusterView, error) {
+	m := mutation{action: "cluster.update", cluster: name, check: ch.validate}
+	return mutateLocked(ctx, f, m, func(ctx context.Context, old store.Cluster) (ClusterView, error) {
+		return f.update(ctx, old, ch)
 	})
-	return v, err
+}
+
+// update is UpdateCluster under the cluster's lock.
+func (f *Fleet) update(ctx context.Context, old store.Cluster, ch ClusterChange) (ClusterView, error) {
+	c := old
+	c.Labels = maps.Clone(old.Labels)
+	if ch.Endpoints != nil {
+		c.Endpoints = slices.Compact(slices.Clone(ch.Endpoints))
+	}
+	if ch.ClearTLS {
+		c.TLS = nil
+	}
+	if ch.TLS != nil {
+		c.TLS = ch.TLS.stored()
+	}
+	if ch.Labels != nil {
+		c.Labels = ch.Labels
+	}
+	if ch.Endpoints != nil || ch.TLS != nil || ch.ClearTLS {
+		if err := f.checkEndpoints(ctx, c); err != nil {
+			return ClusterView{}, err
+		}
+	}
+	c.UpdatedAt = f.now().UTC()
+	if err := f.store.UpdateCluster(ctx, c); err != nil {
+		return ClusterView{}, fmt.Errorf("update cluster %q: %w", c.Name, err)
+	}
+	if ch.Default != nil {
+		if err := f.setDefault(ctx, c.Name, *ch.Default); err != nil {
+			return ClusterView{}, err
+		}
+	}
+	f.pool.forget(old)
+	return f.viewWithMark(ctx, c)
 }
 
 // viewWithMark is the view of c with its default mark as stored.
@@ -142,48 +144,44 @@ func (f *Fleet) checkEndpoints(ctx context.Context, c store.Cluster) error {
 // RefreshCluster re-discovers the swarm's managers through any manager
 // that answers, keeping known endpoints first, and answers the cluster
 // with its default mark.
-func (f *Fleet) RefreshCluster(ctx context.Context, name string) (v ClusterView, err error) {
-	defer func() { f.audit.Record(ctx, "", "cluster.refresh", name, "", err) }()
-	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
-		old, err := f.cluster(ctx, name)
-		if err != nil {
+func (f *Fleet) RefreshCluster(ctx context.Context, name string) (ClusterView, error) {
+	return mutateLocked(ctx, f, mutation{action: "cluster.refresh", cluster: name}, f.refresh)
+}
+
+// refresh is RefreshCluster under the cluster's lock.
+func (f *Fleet) refresh(ctx context.Context, old store.Cluster) (ClusterView, error) {
+	var info system.Info
+	used, err := f.do(ctx, old, read, func(ctx context.Context, api Engine) (err error) {
+		if info, err = api.Info(ctx); err != nil {
 			return err
 		}
-		var info system.Info
-		used, err := f.do(ctx, old, read, func(ctx context.Context, api Engine) (err error) {
-			if info, err = api.Info(ctx); err != nil {
-				return err
-			}
-			if !info.Swarm.ControlAvailable { // demoted: ask another
-				return errNotManager
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		if !info.Swarm.ControlAvailable { // demoted: ask another
+			return errNotManager
 		}
-		if id := swarmID(info); old.SwarmID != "" && id != old.SwarmID {
-			return errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
-		}
-		found := managerEndpoints(used, info)
-		c := old
-		c.Endpoints = nil
-		for _, e := range old.Endpoints { // keep the known order
-			if slices.Contains(found, e) {
-				c.Endpoints = append(c.Endpoints, e)
-			}
-		}
-		for _, e := range found {
-			if !slices.Contains(c.Endpoints, e) {
-				c.Endpoints = append(c.Endpoints, e)
-			}
-		}
-		c.UpdatedAt = f.now().UTC()
-		if err := f.store.UpdateCluster(ctx, c); err != nil {
-			return fmt.Errorf("refresh cluster %q: %w", name, err)
-		}
-		v, err = f.viewWithMark(ctx, c)
-		return err
+		return nil
 	})
-	return v, err
+	if err != nil {
+		return ClusterView{}, err
+	}
+	if id := swarmID(info); old.SwarmID != "" && id != old.SwarmID {
+		return ClusterView{}, errs.Conflict("the engine at %s now belongs to another swarm (%s, registered %s); fix the endpoints", used, id, old.SwarmID)
+	}
+	found := managerEndpoints(used, info)
+	c := old
+	c.Endpoints = nil
+	for _, e := range old.Endpoints { // keep the known order
+		if slices.Contains(found, e) {
+			c.Endpoints = append(c.Endpoints, e)
+		}
+	}
+	for _, e := range found {
+		if !slices.Contains(c.Endpoints, e) {
+			c.Endpoints = append(c.Endpoints, e)
+		}
+	}
+	c.UpdatedAt = f.now().UTC()
+	if err := f.store.UpdateCluster(ctx, c); err != nil {
+		return ClusterView{}, fmt.Errorf("refresh cluster %q: %w", c.Name, err)
+	}
+	return f.viewWithMark(ctx, c)
 }

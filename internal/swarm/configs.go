@@ -9,9 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/docker/docker/api/types/swarm"
-
-	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 )
 
 // ConfigSummary is a config as lists show it, without its data.
@@ -112,68 +109,23 @@ type NewConfig struct {
 
 // CreateConfig creates a config.
 func (f *Fleet) CreateConfig(ctx context.Context, cluster string, n NewConfig) (s ConfigSummary, err error) {
-	defer func() { f.audit.Record(ctx, "", "config.create", cluster, n.Name, err) }()
-	if err := validSecretName("config", n.Name); err != nil {
-		return ConfigSummary{}, err
-	}
-	data, err := payload("config", n.Data, n.DataBase64, maxConfigSize)
-	if err != nil {
-		return ConfigSummary{}, err
-	}
-	if err := validLabels("labels", n.Labels); err != nil {
-		return ConfigSummary{}, err
-	}
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return ConfigSummary{}, err
-	}
-	spec := swarm.ConfigSpec{Annotations: swarm.Annotations{Name: n.Name, Labels: n.Labels}, Data: data}
-	err = f.withLock(ctx, lock.ObjectKey(cluster, "config", n.Name), func(ctx context.Context) error {
-		var id string
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			resp, err := api.ConfigCreate(ctx, spec)
-			id = resp.ID
-			return err
-		})
-		if isConflict(err) {
-			return errs.Conflict("a config named %q already exists in cluster %q; configs never change: "+
-				"create one under a new name and point the services at it", n.Name, cluster)
-		}
-		if err != nil {
-			return err
-		}
-		// A separate read: retrying it can never create the config twice.
-		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
-			created, err := inspectConfig(ctx, api, cluster, id)
-			s = summarizeConfig(created)
-			return err
-		})
+	p := newPayload{kind: "config", limit: maxConfigSize, name: n.Name, data: n.Data, base64: n.DataBase64, labels: n.Labels}
+	err = f.mutate(ctx, p.creation(cluster, func(ctx context.Context, api Engine, a swarm.Annotations, data []byte) (string, error) {
+		resp, err := api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: a, Data: data})
+		return resp.ID, err
+	}, func(ctx context.Context, api Engine, o *ref) error {
+		created, err := inspectConfig(ctx, api, cluster, o.ID)
+		s = summarizeConfig(created)
 		return err
-	})
+	}))
 	return s, err
 }
 
 // RemoveConfig removes a config no service uses; the engine names the
 // services that still do.
-func (f *Fleet) RemoveConfig(ctx context.Context, cluster, id string) (err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", "config.remove", cluster, target, err) }()
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	var cf swarm.Config
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		cf, err = inspectConfig(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	target = cf.Spec.Name
-	return f.withLock(ctx, lock.ObjectKey(cluster, "config", cf.ID), func(ctx context.Context) error {
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			return api.ConfigRemove(ctx, cf.ID)
-		})
-		return refusedAsConflict(err)
-	})
+func (f *Fleet) RemoveConfig(ctx context.Context, cluster, id string) error {
+	return f.mutate(ctx, payloadRemoval(cluster, "config", id, func(ctx context.Context, api Engine) (ref, error) {
+		x, err := inspectConfig(ctx, api, cluster, id)
+		return ref{ID: x.ID, Name: x.Spec.Name}, err
+	}, Engine.ConfigRemove))
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 )
 
 // JoinTokens are the secrets a node joins the swarm with.
@@ -32,6 +31,7 @@ func (f *Fleet) JoinTokens(ctx context.Context, name string) (JoinTokens, error)
 	return jt, err
 }
 
+// joinTokens reads the join tokens and a manager address through api.
 func joinTokens(ctx context.Context, api Engine) (JoinTokens, error) {
 	sw, err := api.SwarmInspect(ctx)
 	if err != nil {
@@ -55,31 +55,26 @@ func joinTokens(ctx context.Context, api Engine) (JoinTokens, error) {
 
 // RotateJoinToken replaces the worker or manager join token.
 func (f *Fleet) RotateJoinToken(ctx context.Context, name, role string) (jt JoinTokens, err error) {
-	defer func() { f.audit.Record(ctx, "", "cluster.rotate_join_token", name, role, err) }()
-	if role != "worker" && role != "manager" {
-		return JoinTokens{}, errs.Invalid("role", "expected worker or manager")
-	}
-	err = f.withLock(ctx, lock.ClusterKey(name), func(ctx context.Context) error {
-		c, err := f.cluster(ctx, name)
-		if err != nil {
-			return err
-		}
-		if _, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+	err = f.mutate(ctx, mutation{
+		action: "cluster.rotate_join_token", cluster: name, target: role,
+		check: func() error {
+			if role != "worker" && role != "manager" {
+				return errs.Invalid("role", "expected worker or manager")
+			}
+			return nil
+		},
+		write: func(ctx context.Context, api Engine, _ *ref) error {
 			sw, err := api.SwarmInspect(ctx)
 			if err != nil {
 				return err
 			}
 			flags := swarm.UpdateFlags{RotateWorkerToken: role == "worker", RotateManagerToken: role == "manager"}
 			return api.SwarmUpdate(ctx, sw.Version, sw.Spec, flags)
-		}); err != nil {
-			return err
-		}
-		// A separate read: retrying it never rotates twice.
-		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		},
+		reread: func(ctx context.Context, api Engine, _ *ref) (err error) {
 			jt, err = joinTokens(ctx, api)
 			return err
-		})
-		return err
+		},
 	})
 	return jt, err
 }

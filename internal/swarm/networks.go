@@ -13,7 +13,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 )
 
 // NetworkSummary is a swarm-scoped network as lists show it.
@@ -175,14 +174,34 @@ func validIPAM(subnet, gateway string) error {
 // CreateNetwork creates a swarm-scoped overlay network; a name taken by
 // any network the manager knows, local ones included, is a conflict.
 func (f *Fleet) CreateNetwork(ctx context.Context, cluster string, n NewNetwork) (s NetworkSummary, err error) {
-	defer func() { f.audit.Record(ctx, "", "network.create", cluster, n.Name, err) }()
-	if err := n.validate(); err != nil {
-		return NetworkSummary{}, err
-	}
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return NetworkSummary{}, err
-	}
+	err = f.mutate(ctx, mutation{
+		action: "network.create", cluster: cluster, kind: "network", target: n.Name,
+		check: n.validate,
+		write: func(ctx context.Context, api Engine, o *ref) error {
+			taken, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", n.Name))})
+			if err != nil {
+				return err
+			}
+			for _, t := range taken { // the name filter matches substrings
+				if t.Name == n.Name {
+					return errs.Conflict("a network named %q already exists in cluster %q (%s, scope %s)", n.Name, cluster, t.ID, t.Scope)
+				}
+			}
+			resp, err := api.NetworkCreate(ctx, n.Name, n.options())
+			o.ID = resp.ID
+			return err
+		},
+		reread: func(ctx context.Context, api Engine, o *ref) error {
+			created, err := awaitAllocation(ctx, api, cluster, o.ID)
+			s = summarizeNetwork(created)
+			return err
+		},
+	})
+	return s, err
+}
+
+// options are the engine's options for a valid n.
+func (n NewNetwork) options() network.CreateOptions {
 	opts := network.CreateOptions{
 		Driver: n.Driver, Scope: swarmScope, Attachable: n.Attachable, Internal: n.Internal, Labels: n.Labels,
 	}
@@ -193,34 +212,7 @@ func (f *Fleet) CreateNetwork(ctx context.Context, cluster string, n NewNetwork)
 			opts.EnableIPv6 = &v6
 		}
 	}
-	err = f.withLock(ctx, lock.ObjectKey(cluster, "network", n.Name), func(ctx context.Context) error {
-		var id string
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			taken, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", n.Name))})
-			if err != nil {
-				return err
-			}
-			for _, t := range taken { // the name filter matches substrings
-				if t.Name == n.Name {
-					return errs.Conflict("a network named %q already exists in cluster %q (%s, scope %s)", n.Name, cluster, t.ID, t.Scope)
-				}
-			}
-			resp, err := api.NetworkCreate(ctx, n.Name, opts)
-			id = resp.ID
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		// A separate read: retrying it can never create the network twice.
-		_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
-			created, err := awaitAllocation(ctx, api, cluster, id)
-			s = summarizeNetwork(created)
-			return err
-		})
-		return err
-	})
-	return s, err
+	return opts
 }
 
 // awaitAllocation inspects a new network until swarm's allocator has given
@@ -246,27 +238,18 @@ const predefinedLabel = "com.docker.swarm.predefined"
 
 // RemoveNetwork removes a network no service uses; swarm's predefined
 // networks stay.
-func (f *Fleet) RemoveNetwork(ctx context.Context, cluster, id string) (err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", "network.remove", cluster, target, err) }()
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
+func (f *Fleet) RemoveNetwork(ctx context.Context, cluster, id string) error {
 	var n network.Inspect
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		n, err = inspectNetwork(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	target = n.Name
-	// The engine answers "not found" when asked to remove these.
-	if n.Labels[predefinedLabel] == "true" {
-		return errs.Conflict("network %q is predefined by swarm and cannot be removed", n.Name)
-	}
-	return f.withLock(ctx, lock.ObjectKey(cluster, "network", n.ID), func(ctx context.Context) error {
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+	return f.mutate(ctx, mutation{
+		action: "network.remove", cluster: cluster, kind: "network", target: id,
+		resolve: func(ctx context.Context, api Engine) (_ ref, err error) {
+			if n, err = inspectNetwork(ctx, api, cluster, id); err == nil && n.Labels[predefinedLabel] == "true" {
+				// The engine answers "not found" when asked to remove these.
+				err = errs.Conflict("network %q is predefined by swarm and cannot be removed", n.Name)
+			}
+			return ref{ID: n.ID, Name: n.Name}, err
+		},
+		write: func(ctx context.Context, api Engine, o *ref) error {
 			services, err := api.ServiceList(ctx, swarm.ServiceListOptions{})
 			if err != nil {
 				return err
@@ -276,10 +259,10 @@ func (f *Fleet) RemoveNetwork(ctx context.Context, cluster, id string) (err erro
 				return errs.Conflict("network %q is used by service(s) %s; remove them or take the network out of their specs first",
 					n.Name, strings.Join(users, ", "))
 			}
-			return api.NetworkRemove(ctx, n.ID)
-		})
+			return api.NetworkRemove(ctx, o.ID)
+		},
 		// Tasks of services just removed may still hold the network.
-		return refusedAsConflict(err)
+		refused: refusedAsConflict,
 	})
 }
 

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -11,7 +12,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -74,55 +74,61 @@ const joinSettle = 30 * time.Second
 // JoinNode tells the engine at j.Endpoint to join the cluster with the
 // swarm's join token, waits until the node is listed with the asked role,
 // and, for a manager, stores its endpoint with the cluster's.
-func (f *Fleet) JoinNode(ctx context.Context, cluster string, j NodeJoin) (s NodeSummary, err error) {
-	defer func() { f.audit.Record(ctx, "", "node.join", cluster, j.Endpoint, err) }()
-	if err := j.validate(); err != nil {
+func (f *Fleet) JoinNode(ctx context.Context, cluster string, j NodeJoin) (NodeSummary, error) {
+	m := mutation{action: "node.join", cluster: cluster, target: j.Endpoint, check: j.validate}
+	return mutateLocked(ctx, f, m, func(ctx context.Context, c store.Cluster) (NodeSummary, error) {
+		return f.join(ctx, c, j)
+	})
+}
+
+// join is JoinNode under the cluster's lock.
+func (f *Fleet) join(ctx context.Context, c store.Cluster, j NodeJoin) (NodeSummary, error) {
+	j.TLS = cmp.Or(j.TLS, tlsOf(c.TLS))
+	st, nodes, err := f.engineAndNodes(ctx, c, j.Endpoint, j.TLS)
+	if err != nil {
 		return NodeSummary{}, err
 	}
-	err = f.withLock(ctx, lock.ClusterKey(cluster), func(ctx context.Context) error {
-		c, err := f.cluster(ctx, cluster)
-		if err != nil {
-			return err
-		}
-		if j.TLS == nil {
-			j.TLS = tlsOf(c.TLS)
-		}
-		info, err := f.probeEngine(ctx, j.Endpoint, j.TLS)
-		if err != nil {
-			return err
-		}
-		var jt JoinTokens
-		var nodes []swarm.Node
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-			if jt, err = joinTokens(ctx, api); err != nil {
-				return err
-			}
-			nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := checkJoinable(c, j.Endpoint, info.Swarm, nodes); err != nil {
-			return err
-		}
-		if err := f.swarmJoin(ctx, j, jt); err != nil {
-			return err
-		}
-		after, err := f.probeEngine(ctx, j.Endpoint, j.TLS)
-		if err != nil {
-			return err
-		}
-		d, err := f.awaitNode(ctx, c, after.Swarm.NodeID, j.Role)
-		if err != nil {
-			return err
-		}
-		s = d.Summary
-		if j.Role == string(swarm.NodeRoleManager) {
-			return f.addManagerEndpoint(ctx, c, j.Endpoint, d.Node)
-		}
-		return nil
+	if err := checkJoinable(c, j.Endpoint, st, nodes); err != nil {
+		return NodeSummary{}, err
+	}
+	var jt JoinTokens
+	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		jt, err = joinTokens(ctx, api)
+		return err
+	}); err != nil {
+		return NodeSummary{}, err
+	}
+	if err := f.swarmJoin(ctx, j, jt); err != nil {
+		return NodeSummary{}, err
+	}
+	after, err := f.probeEngine(ctx, j.Endpoint, j.TLS)
+	if err != nil {
+		return NodeSummary{}, err
+	}
+	d, err := f.awaitNode(ctx, c, after.Swarm.NodeID, j.Role)
+	if err != nil {
+		return NodeSummary{}, err
+	}
+	if j.Role == string(swarm.NodeRoleManager) {
+		return d.Summary, f.addManagerEndpoint(ctx, c, j.Endpoint, d.Node)
+	}
+	return d.Summary, nil
+}
+
+// engineAndNodes answers the swarm state of the engine at endpoint and the
+// cluster's node list, for a join or a leave to hold the one against the
+// other.
+func (f *Fleet) engineAndNodes(ctx context.Context, c store.Cluster, endpoint string, t *TLS) (swarm.Info, []swarm.Node, error) {
+	info, err := f.probeEngine(ctx, endpoint, t)
+	if err != nil {
+		return swarm.Info{}, nil, err
+	}
+	var nodes []swarm.Node
+	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
+		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
+		return err
 	})
-	return s, err
+	return info.Swarm, nodes, err
 }
 
 // checkJoinable refuses an engine that is already in a swarm.

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -8,7 +9,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -39,53 +39,41 @@ func (l NodeLeave) validate() error {
 // LeaveNode tells the engine at l.Endpoint to leave the cluster and drops
 // it from the cluster's stored endpoints. A manager had better be demoted
 // first: the engine refuses to leave when the swarm would lose quorum.
-func (f *Fleet) LeaveNode(ctx context.Context, cluster string, l NodeLeave) (out LeftNode, err error) {
-	defer func() { f.audit.Record(ctx, "", "node.leave", cluster, l.Endpoint, err) }()
-	if err := l.validate(); err != nil {
+func (f *Fleet) LeaveNode(ctx context.Context, cluster string, l NodeLeave) (LeftNode, error) {
+	m := mutation{action: "node.leave", cluster: cluster, target: l.Endpoint, check: l.validate}
+	return mutateLocked(ctx, f, m, func(ctx context.Context, c store.Cluster) (LeftNode, error) {
+		return f.leave(ctx, c, l)
+	})
+}
+
+// leave is LeaveNode under the cluster's lock.
+func (f *Fleet) leave(ctx context.Context, c store.Cluster, l NodeLeave) (out LeftNode, err error) {
+	l.TLS = cmp.Or(l.TLS, tlsOf(c.TLS))
+	st, nodes, err := f.engineAndNodes(ctx, c, l.Endpoint, l.TLS)
+	if err != nil {
 		return LeftNode{}, err
 	}
-	err = f.withLock(ctx, lock.ClusterKey(cluster), func(ctx context.Context) error {
-		c, err := f.cluster(ctx, cluster)
-		if err != nil {
-			return err
+	n, err := leavingNode(c.Name, l, st, nodes)
+	if err != nil {
+		return LeftNode{}, err
+	}
+	out = LeftNode{ID: n.ID, Hostname: n.Description.Hostname, Role: string(n.Spec.Role)}
+	if err := f.swarmLeave(ctx, l); err != nil {
+		return out, err
+	}
+	// The engine is no manager of this swarm any more (a manager
+	// demoted before it left was one until then): calls after this one
+	// must not go to it.
+	if c, err = f.dropLeftEndpoints(ctx, c, l.Endpoint, n); err != nil {
+		return out, err
+	}
+	if l.Remove {
+		if err := f.removeLeft(ctx, c, n); err != nil {
+			return out, err
 		}
-		if l.TLS == nil {
-			l.TLS = tlsOf(c.TLS)
-		}
-		info, err := f.probeEngine(ctx, l.Endpoint, l.TLS)
-		if err != nil {
-			return err
-		}
-		var nodes []swarm.Node
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-			nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
-			return err
-		}); err != nil {
-			return err
-		}
-		n, err := leavingNode(c.Name, l, info.Swarm, nodes)
-		if err != nil {
-			return err
-		}
-		out = LeftNode{ID: n.ID, Hostname: n.Description.Hostname, Role: string(n.Spec.Role)}
-		if err := f.swarmLeave(ctx, l); err != nil {
-			return err
-		}
-		// The engine is no manager of this swarm any more (a manager
-		// demoted before it left was one until then): calls after this one
-		// must not go to it.
-		if c, err = f.dropLeftEndpoints(ctx, c, l.Endpoint, n); err != nil {
-			return err
-		}
-		if l.Remove {
-			if err := f.removeLeft(ctx, c, n); err != nil {
-				return err
-			}
-			out.Removed = true
-		}
-		return nil
-	})
-	return out, err
+		out.Removed = true
+	}
+	return out, nil
 }
 
 // leavingNode finds the engine's node in the cluster's node list and

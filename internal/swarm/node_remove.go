@@ -6,40 +6,25 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 )
 
 // RemoveNode removes a node from the swarm's node list. A manager must be
 // demoted first, and a node that is not down needs force.
-func (f *Fleet) RemoveNode(ctx context.Context, cluster, id string, force bool) (err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", "node.remove", cluster, target, err) }()
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	var n swarm.Node
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		n, err = inspectNode(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	target = n.Description.Hostname
-	return f.withLock(ctx, lock.ObjectKey(cluster, "node", n.ID), func(ctx context.Context) error {
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-			n, err = inspectNode(ctx, api, cluster, n.ID)
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := checkRemoval(cluster, n, force); err != nil {
-			return err
-		}
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			return api.NodeRemove(ctx, n.ID, swarm.NodeRemoveOptions{Force: force})
-		})
-		return refusedAsConflict(err)
+func (f *Fleet) RemoveNode(ctx context.Context, cluster, id string, force bool) error {
+	return f.mutate(ctx, mutation{
+		action: "node.remove", cluster: cluster, kind: "node", target: id,
+		resolve: resolveNode(cluster, id),
+		prepare: func(ctx context.Context, api Engine, o *ref) error {
+			n, err := inspectNode(ctx, api, cluster, o.ID)
+			if err != nil {
+				return err
+			}
+			return checkRemoval(cluster, n, force)
+		},
+		write: func(ctx context.Context, api Engine, o *ref) error {
+			return api.NodeRemove(ctx, o.ID, swarm.NodeRemoveOptions{Force: force})
+		},
+		refused: refusedAsConflict,
 	})
 }
 

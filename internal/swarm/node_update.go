@@ -8,7 +8,6 @@ import (
 
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 )
 
 // NodeChange is a change of a node's spec; zero fields stay as they are.
@@ -105,65 +104,59 @@ func checkDemotion(cluster string, n swarm.Node, all []swarm.Node) error {
 // read of its spec under the node's lock. caller is the role of who asks:
 // changing the role needs auth.NodeManage, the rest auth.NodeUpdate.
 func (f *Fleet) UpdateNode(ctx context.Context, cluster, id string, caller auth.Role, ch NodeChange) (s NodeSummary, err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", "node.update", cluster, target, err) }()
-	if err := ch.validate(); err != nil {
-		return NodeSummary{}, err
-	}
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return NodeSummary{}, err
-	}
 	var n swarm.Node
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		n, err = inspectNode(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return NodeSummary{}, err
-	}
-	target = n.Description.Hostname
-	err = f.withLock(ctx, lock.ObjectKey(cluster, "node", n.ID), func(ctx context.Context) error {
-		var all []swarm.Node
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-			if n, err = inspectNode(ctx, api, cluster, n.ID); err != nil || ch.Role != string(swarm.NodeRoleWorker) {
+	var spec swarm.NodeSpec
+	err = f.mutate(ctx, mutation{
+		action: "node.update", cluster: cluster, kind: "node", target: id,
+		check:   ch.validate,
+		resolve: resolveNode(cluster, id),
+		prepare: func(ctx context.Context, api Engine, o *ref) (err error) {
+			if n, err = inspectNode(ctx, api, cluster, o.ID); err != nil {
 				return err
 			}
-			// Whether a demotion leaves a manager takes the whole list.
-			all, err = api.NodeList(ctx, swarm.NodeListOptions{})
-			return err
-		}); err != nil {
-			return err
-		}
-		// A role sent unchanged (a form that shows every field) is no
-		// role change and needs no admin.
-		if ch.Role != "" && ch.Role != string(n.Spec.Role) {
-			if !caller.Can(auth.NodeManage) {
-				return errs.Forbidden("changing a node's role needs role %s; %s may change availability and labels only",
-					auth.NodeManage.MinRole(), caller)
-			}
+			var all []swarm.Node
 			if ch.Role == string(swarm.NodeRoleWorker) {
-				if err := checkDemotion(cluster, n, all); err != nil {
+				// Whether a demotion leaves a manager takes the whole list.
+				if all, err = api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
 					return err
 				}
 			}
-		}
-		spec := ch.apply(n.Spec)
-		if _, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+			spec = ch.apply(n.Spec)
+			return checkRoleChange(cluster, caller, ch, n, all)
+		},
+		write: func(ctx context.Context, api Engine, _ *ref) error {
 			return api.NodeUpdate(ctx, n.ID, n.Version, spec)
-		}); err != nil {
-			return refusedAsConflict(err)
-		}
-		// The change is made; a failed read after it must not say otherwise:
-		// answer the node as changed, without its running task count.
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+		},
+		refused: refusedAsConflict,
+		reread: func(ctx context.Context, api Engine, _ *ref) error {
 			d, err := nodeSummary(ctx, api, cluster, n.ID)
 			s = d.Summary
 			return err
-		}); err != nil {
+		},
+		// The change is made; a failed read after it must not say otherwise:
+		// answer the node as changed, without its running task count.
+		rereadFailed: func(error) error {
 			n.Spec = spec
 			s = summarizeNode(n, 0)
-		}
-		return nil
+			return nil
+		},
 	})
 	return s, err
+}
+
+// checkRoleChange refuses a role change that caller may not make, or a
+// demotion that checkDemotion refuses. A role sent unchanged (a form that
+// shows every field) is no role change and needs no admin.
+func checkRoleChange(cluster string, caller auth.Role, ch NodeChange, n swarm.Node, all []swarm.Node) error {
+	if ch.Role == "" || ch.Role == string(n.Spec.Role) {
+		return nil
+	}
+	if !caller.Can(auth.NodeManage) {
+		return errs.Forbidden("changing a node's role needs role %s; %s may change availability and labels only",
+			auth.NodeManage.MinRole(), caller)
+	}
+	if ch.Role == string(swarm.NodeRoleWorker) {
+		return checkDemotion(cluster, n, all)
+	}
+	return nil
 }

@@ -121,6 +121,15 @@ func inspectNode(ctx context.Context, api nodeEngine, cluster, id string) (swarm
 	return n, lookupError(err, "node", id, cluster)
 }
 
+// resolveNode finds the node a change names by id (an ID, a unique ID
+// prefix or a hostname).
+func resolveNode(cluster, id string) func(context.Context, Engine) (ref, error) {
+	return func(ctx context.Context, api Engine) (ref, error) {
+		n, err := inspectNode(ctx, api, cluster, id)
+		return ref{ID: n.ID, Name: n.Description.Hostname}, err
+	}
+}
+
 // nodeSummary reads one node's summary: its object and its running tasks.
 func nodeSummary(ctx context.Context, api nodeEngine, cluster, id string) (NodeDetail, error) {
 	n, err := inspectNode(ctx, api, cluster, id)

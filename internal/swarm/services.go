@@ -13,7 +13,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/swarmops/swarmops/internal/errs"
-	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/swarm/form"
 )
 
@@ -249,21 +248,14 @@ func warnings(w []string) []string {
 // CreateService creates a service from the form. The registry is asked for
 // the image's digest only when the form says resolve_image.
 func (f *Fleet) CreateService(ctx context.Context, cluster string, fm form.Service) (out Changed, err error) {
-	target := ""
+	name := ""
 	if fm.Name != nil {
-		target = *fm.Name
+		name = *fm.Name
 	}
-	defer func() { f.audit.Record(ctx, "", "service.create", cluster, target, err) }()
-	if err := fm.ValidateCreate(); err != nil {
-		return Changed{}, err
-	}
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return Changed{}, err
-	}
-	key := lock.ObjectKey(cluster, "service-name", target)
-	err = f.withLock(ctx, key, func(ctx context.Context) error {
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
+	err = f.mutate(ctx, mutation{
+		action: "service.create", cluster: cluster, kind: "service-name", target: name,
+		check: fm.ValidateCreate,
+		write: func(ctx context.Context, api Engine, o *ref) error {
 			spec, err := fm.Spec(engineRefs{ctx, api, cluster})
 			if err != nil {
 				return err
@@ -278,10 +270,9 @@ func (f *Fleet) CreateService(ctx context.Context, cluster string, fm form.Servi
 					out.Name = s.Spec.Name
 				}
 			}
-			target = out.Name
+			*o = ref{ID: out.ID, Name: out.Name}
 			return nil
-		})
-		return err
+		},
 	})
 	return out, err
 }
@@ -303,23 +294,11 @@ type serviceChange struct {
 // read of its spec and version: concurrent changes through any instance
 // are applied in turn, never lost.
 func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch serviceChange) (out Changed, err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", ch.action, cluster, target, err) }()
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return Changed{}, err
-	}
-	var s swarm.Service
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		s, err = inspectService(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return Changed{}, err
-	}
-	target = s.Spec.Name
-	err = f.withLock(ctx, lock.ObjectKey(cluster, "service", s.ID), func(ctx context.Context) error {
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			cur, err := inspectService(ctx, api, cluster, s.ID)
+	err = f.mutate(ctx, mutation{
+		action: ch.action, cluster: cluster, kind: "service", target: id,
+		resolve: resolveService(cluster, id),
+		write: func(ctx context.Context, api Engine, o *ref) error {
+			cur, err := inspectService(ctx, api, cluster, o.ID)
 			if err != nil {
 				return err
 			}
@@ -343,21 +322,27 @@ func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch servic
 			}
 			out = Changed{ID: cur.ID, Name: spec.Name, Warnings: warnings(resp.Warnings)}
 			return nil
-		})
-		if err != nil {
-			return err
-		}
+		},
 		// The new version is the raft index of the write, which only a read
 		// tells; a failed read leaves it out rather than failing a change
 		// that was made.
-		_, _ = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+		reread: func(ctx context.Context, api Engine, _ *ref) error {
 			now, err := inspectService(ctx, api, cluster, out.ID)
 			out.Version = now.Version.Index
 			return err
-		})
-		return nil
+		},
+		rereadFailed: func(error) error { return nil },
 	})
 	return out, err
+}
+
+// resolveService finds the service a change names by id (an ID, a unique
+// ID prefix or a name).
+func resolveService(cluster, id string) func(context.Context, Engine) (ref, error) {
+	return func(ctx context.Context, api Engine) (ref, error) {
+		s, err := inspectService(ctx, api, cluster, id)
+		return ref{ID: s.ID, Name: s.Spec.Name}, err
+	}
 }
 
 // UpdateService applies the fields given in the form; everything else of
@@ -445,26 +430,13 @@ func (f *Fleet) RedeployService(ctx context.Context, cluster, id string) (Change
 }
 
 // RemoveService removes a service and its tasks.
-func (f *Fleet) RemoveService(ctx context.Context, cluster, id string) (err error) {
-	target := id
-	defer func() { f.audit.Record(ctx, "", "service.remove", cluster, target, err) }()
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	var s swarm.Service
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		s, err = inspectService(ctx, api, cluster, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	target = s.Spec.Name
-	return f.withLock(ctx, lock.ObjectKey(cluster, "service", s.ID), func(ctx context.Context) error {
-		_, err := f.do(ctx, c, write, func(ctx context.Context, api Engine) error {
-			return api.ServiceRemove(ctx, s.ID)
-		})
-		return err
+func (f *Fleet) RemoveService(ctx context.Context, cluster, id string) error {
+	return f.mutate(ctx, mutation{
+		action: "service.remove", cluster: cluster, kind: "service", target: id,
+		resolve: resolveService(cluster, id),
+		write: func(ctx context.Context, api Engine, o *ref) error {
+			return api.ServiceRemove(ctx, o.ID)
+		},
 	})
 }
 
