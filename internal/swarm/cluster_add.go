@@ -107,6 +107,43 @@ func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *TLS) (syste
 	return system.Info{}, errs.Invalid("endpoint", "the engine at %s answered an error: %s", endpoint, engineMessage(err))
 }
 
+// swarmCall runs call (swarm init, join or leave) against the engine at
+// endpoint itself, rather than through a registered cluster's managers.
+// These answer only once the raft group has changed, which takes longer
+// than an ordinary call: call gets three engine timeouts. failed
+// translates call's error; timedOut says that the time ran out.
+func (f *Fleet) swarmCall(ctx context.Context, endpoint string, t *TLS, call func(ctx context.Context, api Engine) error,
+	failed func(err error, timedOut bool) error) error {
+	api, release, err := f.pool.Temporary(endpoint, t)
+	if err != nil {
+		return err
+	}
+	defer release()
+	cctx, cancel := context.WithTimeout(ctx, swarmCallTimeouts*f.timeout)
+	defer cancel()
+	if err := call(cctx, api); err != nil {
+		return failed(err, cctx.Err() != nil && ctx.Err() == nil)
+	}
+	return nil
+}
+
+// swarmCallTimeouts is how many engine timeouts a swarmCall gets.
+const swarmCallTimeouts = 3
+
+// unanswered is the error of a swarm join or leave (verb, and its -ing
+// form) that got no answer from the engine at endpoint: its time ran out
+// (advice says what to do then) or the engine stopped answering. It is
+// nil when the engine answered, if with an error.
+func (f *Fleet) unanswered(err error, timedOut bool, endpoint, verb, verbing, advice string) error {
+	switch {
+	case timedOut:
+		return errs.Unavailable(err, "the engine at %s did not finish %s within %s; %s", endpoint, verbing, swarmCallTimeouts*f.timeout, advice)
+	case !engineAnswered(err):
+		return errs.Unavailable(err, "the engine at %s stopped answering during the %s: %s", endpoint, verb, shortCause(err, false))
+	}
+	return nil
+}
+
 func tlsCause(msg string) string {
 	for _, k := range []string{"x509: ", "tls: "} {
 		if i := strings.Index(msg, k); i >= 0 {

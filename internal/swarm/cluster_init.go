@@ -54,21 +54,19 @@ func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (v ClusterView,
 				return errs.Conflict("the engine at %s is a manager of cluster %q, registered already", in.Endpoint, other)
 			}
 		}
-		api, release, err := f.pool.Temporary(in.Endpoint, in.TLS)
-		if err != nil {
+		if err := f.swarmCall(ctx, in.Endpoint, in.TLS, func(ctx context.Context, api Engine) error {
+			_, err := api.SwarmInit(ctx, swarm.InitRequest{
+				ListenAddr: in.ListenAddr, AdvertiseAddr: in.AdvertiseAddr, ForceNewCluster: in.ForceNewCluster,
+			})
 			return err
-		}
-		defer release()
-		ictx, cancel := context.WithTimeout(ctx, 3*f.timeout)
-		defer cancel()
-		if _, err := api.SwarmInit(ictx, swarm.InitRequest{
-			ListenAddr: in.ListenAddr, AdvertiseAddr: in.AdvertiseAddr, ForceNewCluster: in.ForceNewCluster,
-		}); err != nil {
-			if ictx.Err() != nil || classify(err, false, write) == noAnswer {
+		}, func(err error, timedOut bool) error {
+			if timedOut || ctx.Err() != nil || classify(err, false, write) == noAnswer {
 				return maybeApplied(err, "the engine at %s did not answer swarm init in time; it may have made the swarm: "+
 					"register it with POST /api/v1/clusters if it did", in.Endpoint)
 			}
 			return engineError(err)
+		}); err != nil {
+			return err
 		}
 		if info, err = f.probeEngine(ctx, in.Endpoint, in.TLS); err != nil {
 			return err

@@ -152,28 +152,19 @@ func (f *Fleet) swarmJoin(ctx context.Context, j NodeJoin, jt JoinTokens) error 
 	if j.Role == string(swarm.NodeRoleManager) {
 		token = jt.Manager
 	}
-	api, release, err := f.pool.Temporary(j.Endpoint, j.TLS)
-	if err != nil {
-		return err
-	}
-	defer release()
 	// The engine answers a join only once it has its certificate from a
-	// manager, which takes longer than an ordinary call.
-	jctx, cancel := context.WithTimeout(ctx, 3*f.timeout)
-	defer cancel()
-	err = api.SwarmJoin(jctx, swarm.JoinRequest{
-		ListenAddr: "0.0.0.0:2377", AdvertiseAddr: j.AdvertiseAddr,
-		RemoteAddrs: []string{jt.ManagerAddr}, JoinToken: token,
+	// manager.
+	return f.swarmCall(ctx, j.Endpoint, j.TLS, func(ctx context.Context, api Engine) error {
+		return api.SwarmJoin(ctx, swarm.JoinRequest{
+			ListenAddr: "0.0.0.0:2377", AdvertiseAddr: j.AdvertiseAddr,
+			RemoteAddrs: []string{jt.ManagerAddr}, JoinToken: token,
+		})
+	}, func(err error, timedOut bool) error {
+		if err := f.unanswered(err, timedOut, j.Endpoint, "join", "joining", "it may still join: check the node list before retrying"); err != nil {
+			return err
+		}
+		return errs.Engine(err, "the engine at %s could not join: %s", j.Endpoint, engineMessage(err))
 	})
-	switch {
-	case err == nil:
-		return nil
-	case jctx.Err() != nil && ctx.Err() == nil:
-		return errs.Unavailable(err, "the engine at %s did not finish joining within %s; it may still join: check the node list before retrying", j.Endpoint, 3*f.timeout)
-	case !engineAnswered(err):
-		return errs.Unavailable(err, "the engine at %s stopped answering during the join: %s", j.Endpoint, shortCause(err, false))
-	}
-	return errs.Engine(err, "the engine at %s could not join: %s", j.Endpoint, engineMessage(err))
 }
 
 // awaitNode polls the node list until node id has role (and, within the

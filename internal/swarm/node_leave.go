@@ -103,26 +103,17 @@ func leavingNode(cluster string, l NodeLeave, st swarm.Info, nodes []swarm.Node)
 }
 
 func (f *Fleet) swarmLeave(ctx context.Context, l NodeLeave) error {
-	api, release, err := f.pool.Temporary(l.Endpoint, l.TLS)
-	if err != nil {
-		return err
-	}
-	defer release()
 	// A manager leaves the raft group before it answers.
-	lctx, cancel := context.WithTimeout(ctx, 3*f.timeout)
-	defer cancel()
-	err = api.SwarmLeave(lctx, l.Force)
-	switch {
-	case err == nil:
-		return nil
-	case lctx.Err() != nil && ctx.Err() == nil:
-		return errs.Unavailable(err, "the engine at %s did not finish leaving within %s; check the node list", l.Endpoint, 3*f.timeout)
-	case !engineAnswered(err):
-		return errs.Unavailable(err, "the engine at %s stopped answering during the leave: %s", l.Endpoint, shortCause(err, false))
-	}
-	// The engine refuses a leave it finds unsafe (quorum) and says why, as
-	// a 503 that here means "not now", not "unreachable".
-	return errs.Conflict("the engine at %s refused to leave: %s", l.Endpoint, engineMessage(err)).With(err)
+	return f.swarmCall(ctx, l.Endpoint, l.TLS, func(ctx context.Context, api Engine) error {
+		return api.SwarmLeave(ctx, l.Force)
+	}, func(err error, timedOut bool) error {
+		if err := f.unanswered(err, timedOut, l.Endpoint, "leave", "leaving", "check the node list"); err != nil {
+			return err
+		}
+		// The engine refuses a leave it finds unsafe (quorum) and says why,
+		// as a 503 that here means "not now", not "unreachable".
+		return errs.Conflict("the engine at %s refused to leave: %s", l.Endpoint, engineMessage(err)).With(err)
+	})
 }
 
 // dropLeftEndpoints forgets the stored endpoints that reach the engine
