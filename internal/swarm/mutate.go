@@ -16,10 +16,12 @@ type ref struct{ ID, Name string }
 // which a create's write fills in.
 type step func(ctx context.Context, api Engine, o *ref) error
 
-// mutation is one change of a cluster. Every change goes through
-// Fleet.mutate, which makes the same moves for every object kind: check
-// the input, find the object, take its lock, write, read the outcome, and
-// record the attempt in the audit log whatever its end.
+// mutation is one change of a registered cluster. Every such change goes
+// through Fleet.mutate, which makes the same moves for every object kind:
+// check the input, find the object, take its lock, write, read the
+// outcome, and record the attempt in the audit log whatever its end.
+// (AddCluster and InitCluster, which make a registration, have no record
+// to read under a lock yet and keep their own sequence.)
 type mutation struct {
 	action  string // the audit action, e.g. "service.remove"
 	cluster string
