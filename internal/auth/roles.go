@@ -77,3 +77,23 @@ var (
 
 // Can reports whether r holds p.
 func (r Role) Can(p Permission) bool { return r.rank() > 0 && r.rank() >= p.min.rank() }
+
+// permissions lists every permission by name.
+var permissions = func() map[string]Permission {
+	m := map[string]Permission{}
+	for _, p := range []Permission{
+		Authenticated, ClusterRead, ClusterManage, JoinTokens, NodeRead, NodeUpdate, NodeManage,
+		ServiceRead, ServiceWrite, TaskRead, NetworkRead, NetworkWrite, SecretRead, SecretWrite,
+		ConfigRead, ConfigWrite, StackRead, StackWrite, EventRead, RegistryRead, RegistryWrite,
+		RegistryManage, UserManage, AuditRead, OwnTokens,
+	} {
+		m[p.Name] = p
+	}
+	return m
+}()
+
+// PermissionByName answers the permission named name ("service.write").
+func PermissionByName(name string) (Permission, bool) {
+	p, ok := permissions[name]
+	return p, ok
+}

@@ -35,10 +35,6 @@ var noReplay = map[string]bool{
 	"POST /api/v1/clusters/:cluster/join-tokens/rotate": true,
 }
 
-// maybeApplied reports an error after which the change may have happened:
-// a retry with the same key must not act again, so the answer is kept.
-func maybeApplied(err error) bool { return errs.IsMaybeApplied(err) }
-
 // idempotent replays the first answer to a repeated Idempotency-Key of the
 // same caller, instead of acting twice.
 func (a *API) idempotent(c *fiber.Ctx) error {

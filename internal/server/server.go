@@ -30,6 +30,7 @@ import (
 	redisstore "github.com/swarmops/swarmops/internal/store/redis"
 	"github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/version"
+	"github.com/swarmops/swarmops/internal/webui"
 )
 
 // NewLogger makes the process logger.
@@ -68,7 +69,7 @@ func dialTimeout(engine time.Duration) time.Duration {
 	return min(3*time.Second, engine/3)
 }
 
-// Server is one SwarmOps instance, wired: store, locks, domain, API.
+// Server is one SwarmOps instance, wired: store, locks, domain, API, UI.
 type Server struct {
 	Config config.Config
 	Log    zerolog.Logger
@@ -76,6 +77,7 @@ type Server struct {
 	Auth   *auth.Service
 	Fleet  *swarm.Fleet
 	API    *httpapi.API
+	UI     *webui.UI
 	App    *fiber.App
 	pool   *swarm.Pool
 	// stopStreams ends open log and event streams at shutdown.
@@ -111,6 +113,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout})
+	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
+	if err != nil {
+		pool.Close()
+		_ = st.Close()
+		return nil, err
+	}
 
 	stopping, stopStreams := context.WithCancel(context.Background())
 	api := httpapi.New(httpapi.Deps{
@@ -122,7 +130,8 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})
 	app.Use(httpx.Metrics(reg))
 	api.Register(app)
-	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, App: app, pool: pool, stopStreams: stopStreams}, nil
+	ui.Register(app) // after the API: its catch-all answers pages that do not exist
+	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool, stopStreams: stopStreams}, nil
 }
 
 // Run listens on the configured address and serves until ctx ends.

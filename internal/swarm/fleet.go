@@ -25,6 +25,7 @@ type Fleet struct {
 	timeout time.Duration
 	now     func() time.Time
 	feeds   feeds
+	known   overviews
 }
 
 // Options tune a Fleet.

@@ -1,0 +1,345 @@
+// SwarmOps web UI: a little JavaScript on top of pages that work without
+// it. It adds confirmation dialogs, copy buttons, keyboard shortcuts and
+// live updates: a page follows its cluster's event stream and re-renders
+// only the rows that changed, without a reload.
+"use strict";
+
+(function () {
+  const SwarmOps = (window.SwarmOps = window.SwarmOps || {});
+
+  function csrf() {
+    const m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+  SwarmOps.csrf = csrf;
+
+  // ---- Notes in the top bar ("reconnecting…"), never a modal ----
+  let noteTimer = null;
+  function note(text, sticky) {
+    const el = document.getElementById("live-note");
+    if (!el) return;
+    clearTimeout(noteTimer);
+    el.textContent = text;
+    el.hidden = !text;
+    if (text && !sticky) noteTimer = setTimeout(() => (el.hidden = true), 4000);
+  }
+  SwarmOps.note = note;
+
+  // ---- Confirmation: forms with data-confirm ask first ----
+  function setupConfirm() {
+    const dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    let pending = null;
+    document.addEventListener("submit", (ev) => {
+      const form = ev.target;
+      if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+      if (form.dataset.confirmed === "1") {
+        delete form.dataset.confirmed;
+        return;
+      }
+      ev.preventDefault();
+      pending = { form, submitter: ev.submitter };
+      dialog.querySelector("#confirm-text").textContent = form.dataset.confirm;
+      const ok = dialog.querySelector("[data-dialog-ok]");
+      ok.textContent = form.dataset.confirmButton || "Confirm";
+      dialog.showModal();
+      ok.focus();
+    });
+    dialog.querySelector("[data-dialog-ok]").addEventListener("click", () => {
+      dialog.close();
+      if (!pending) return;
+      const { form, submitter } = pending;
+      pending = null;
+      form.dataset.confirmed = "1";
+      if (typeof form.requestSubmit === "function") form.requestSubmit(submitter || undefined);
+      else form.submit();
+    });
+    dialog.querySelector("[data-dialog-cancel]").addEventListener("click", () => {
+      pending = null;
+      dialog.close();
+    });
+    dialog.addEventListener("cancel", () => (pending = null)); // Escape
+  }
+
+  // ---- Small behaviours ----
+  function setupBehaviours() {
+    document.addEventListener("change", (ev) => {
+      const el = ev.target;
+      if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
+    });
+    document.addEventListener("click", (ev) => {
+      const btn = ev.target instanceof Element ? ev.target.closest("[data-copy]") : null;
+      if (!btn) return;
+      const src = document.getElementById(btn.dataset.copy);
+      if (!src) return;
+      const text = src.value !== undefined && src.tagName !== "PRE" ? src.value : src.textContent;
+      const done = () => {
+        const old = btn.textContent;
+        btn.textContent = "Copied";
+        setTimeout(() => (btn.textContent = old), 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, () => selectText(src));
+      } else {
+        selectText(src);
+        try {
+          document.execCommand("copy");
+          done();
+        } catch (e) {
+          /* the text stays selected for the user to copy */
+        }
+      }
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const t = ev.target;
+      if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return;
+      const search = document.querySelector("[data-hotkey='/']");
+      if (search) {
+        ev.preventDefault();
+        search.focus();
+      }
+    });
+    const summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+
+  function selectText(el) {
+    if (el.select) {
+      el.select();
+      return;
+    }
+    const r = document.createRange();
+    r.selectNodeContents(el);
+    const s = window.getSelection();
+    s.removeAllRanges();
+    s.addRange(r);
+  }
+
+  // ---- Sortable tables: th[data-sort] sorts by the cells' data-v or text ----
+  function setupSort() {
+    document.querySelectorAll("table[data-sortable]").forEach((table) => {
+      table.querySelectorAll("th[data-sort]").forEach((th, _) => {
+        const label = th.textContent;
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "sort";
+        btn.textContent = label;
+        th.textContent = "";
+        th.appendChild(btn);
+        btn.addEventListener("click", () => {
+          const idx = Array.prototype.indexOf.call(th.parentNode.children, th);
+          const dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+          table.querySelectorAll("th[aria-sort]").forEach((o) => o.removeAttribute("aria-sort"));
+          th.setAttribute("aria-sort", dir);
+          const tbody = table.tBodies[0];
+          const rows = Array.from(tbody.rows);
+          const num = th.dataset.sort === "num";
+          const key = (r) => {
+            const cell = r.cells[idx];
+            const v = cell ? cell.dataset.v || cell.textContent.trim() : "";
+            return num ? parseFloat(v) || 0 : v.toLowerCase();
+          };
+          rows.sort((a, b) => {
+            const x = key(a), y = key(b);
+            const c = x < y ? -1 : x > y ? 1 : 0;
+            return dir === "ascending" ? c : -c;
+          });
+          rows.forEach((r) => tbody.appendChild(r));
+        });
+      });
+    });
+  }
+
+  // ---- Live updates ----
+  // A page marks what may change with data-live-region (an id each) and
+  // rows with an id. On an event (debounced), it fetches itself again and
+  // swaps in the rows whose HTML changed, marking them briefly. A tab
+  // holds at most one stream: the event stream closes while the tab is
+  // hidden, or while another stream (a log viewer) runs.
+  const live = {
+    source: null,
+    paused: 0,
+    timer: null,
+    inflight: false,
+    again: false,
+    broken: false,
+  };
+
+  function liveURL() {
+    return document.body.dataset.liveUrl || window.location.pathname + window.location.search;
+  }
+
+  function refreshSoon(delay) {
+    clearTimeout(live.timer);
+    live.timer = setTimeout(refresh, delay === undefined ? 600 : delay);
+  }
+
+  async function refresh() {
+    if (live.inflight) {
+      live.again = true;
+      return;
+    }
+    live.inflight = true;
+    try {
+      const resp = await fetch(liveURL(), {
+        headers: { "X-SwarmOps-Live": "1" },
+        credentials: "same-origin",
+        redirect: "manual",
+      });
+      if (resp.type === "opaqueredirect" || resp.status === 401) {
+        note("Your session ended; reload to log in again.", true);
+        return;
+      }
+      if (!resp.ok) {
+        note("Live update failed (" + resp.status + "); retrying.", false);
+        return;
+      }
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      applyRegions(doc);
+      document.dispatchEvent(new CustomEvent("swarmops:refreshed"));
+    } catch (e) {
+      note("Live update failed; retrying.", false);
+    } finally {
+      live.inflight = false;
+      if (live.again) {
+        live.again = false;
+        refreshSoon();
+      }
+    }
+  }
+  SwarmOps.refresh = refresh;
+
+  function applyRegions(doc) {
+    document.querySelectorAll("[data-live-region]").forEach((cur) => {
+      const next = doc.getElementById(cur.id);
+      if (!next) return;
+      if (cur.contains(document.activeElement) && document.activeElement !== document.body &&
+          (document.activeElement.tagName === "INPUT" || document.activeElement.tagName === "TEXTAREA" ||
+           document.activeElement.tagName === "SELECT")) {
+        return; // never pull a field away from someone typing in it
+      }
+      const curBody = cur.querySelector("tbody");
+      const nextBody = next.querySelector("tbody");
+      if (curBody && nextBody && shell(cur) === shell(next)) {
+        swapRows(curBody, nextBody);
+      } else if (cur.innerHTML !== next.innerHTML) {
+        cur.innerHTML = next.innerHTML;
+        cur.classList.add("changed");
+        setTimeout(() => cur.classList.remove("changed"), 2000);
+      }
+    });
+  }
+
+  // shell is a region's HTML without its table rows.
+  function shell(el) {
+    const c = el.cloneNode(true);
+    c.querySelectorAll("tbody").forEach((b) => (b.innerHTML = ""));
+    return c.innerHTML;
+  }
+
+  function swapRows(curBody, nextBody) {
+    const old = new Map();
+    Array.from(curBody.rows).forEach((r) => old.set(r.id, r));
+    const wanted = [];
+    Array.from(nextBody.rows).forEach((n) => {
+      const o = n.id ? old.get(n.id) : null;
+      if (o && o.outerHTML === n.outerHTML) {
+        wanted.push(o);
+      } else {
+        const imported = document.importNode(n, true);
+        imported.classList.add("changed");
+        setTimeout(() => imported.classList.remove("changed"), 2000);
+        wanted.push(imported);
+      }
+    });
+    // Replace in place, keeping unchanged row nodes (and anything a
+    // script attached to them).
+    wanted.forEach((r, i) => {
+      const at = curBody.rows[i];
+      if (at !== r) curBody.insertBefore(r, at || null);
+    });
+    while (curBody.rows.length > wanted.length) curBody.deleteRow(wanted.length);
+  }
+
+  function connect() {
+    const url = document.body.dataset.live;
+    if (!url || live.source || live.paused > 0 || document.hidden) return;
+    const es = new EventSource(url, { withCredentials: true });
+    live.source = es;
+    es.onopen = () => {
+      if (live.broken) {
+        live.broken = false;
+        note("Live updates reconnected.", false);
+        refreshSoon(0); // catch up on what happened while away
+      }
+    };
+    es.onmessage = () => refreshSoon();
+    ["service", "node", "task", "network", "secret", "config", "stream"].forEach((t) =>
+      es.addEventListener(t, () => refreshSoon())
+    );
+    es.onerror = () => {
+      live.broken = true;
+      note("Live updates lost; reconnecting…", true);
+      if (es.readyState === EventSource.CLOSED) {
+        // The server refused (e.g. the session ended): try again later.
+        disconnect();
+        setTimeout(connect, 5000);
+      }
+    };
+  }
+
+  function disconnect() {
+    if (live.source) {
+      live.source.close();
+      live.source = null;
+    }
+  }
+
+  // pause and resume let another stream (the log viewer) take the tab's
+  // one stream.
+  SwarmOps.live = {
+    pause() {
+      live.paused++;
+      disconnect();
+    },
+    resume() {
+      live.paused = Math.max(0, live.paused - 1);
+      if (live.paused === 0) {
+        connect();
+        refreshSoon(0);
+      }
+    },
+    connected() {
+      return !!live.source;
+    },
+  };
+
+  function setupLive() {
+    const every = parseInt(document.body.dataset.refresh || "0", 10);
+    if (every > 0) {
+      // Pages without an event stream (the fleet) poll; the first poll
+      // comes at once, to replace last-known values with fresh ones.
+      refreshSoon(0);
+      setInterval(() => {
+        if (!document.hidden) refreshSoon(0);
+      }, every * 1000);
+    }
+    connect();
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        disconnect();
+      } else {
+        connect();
+        if (document.body.dataset.live || every > 0) refreshSoon(0);
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    setupConfirm();
+    setupBehaviours();
+    setupSort();
+    setupLive();
+  });
+})();
