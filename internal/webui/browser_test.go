@@ -175,7 +175,7 @@ func (b *browser) waitText(sel, want string, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("waited %s for %q in %s; last saw %q (err %v)", timeout, want, sel, last, err)
+			b.t.Fatalf("waited %s for %q in %s; last saw %q (err %v); the page's problems: %q", timeout, want, sel, last, err, b.takeProblems())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
