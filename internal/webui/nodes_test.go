@@ -338,6 +338,7 @@ func TestNodes_JoinAndLeave(t *testing.T) {
 	if !removeChecked {
 		t.Error("the leave form does not remove the node by default")
 	}
+	b.screenshot("nodes_leave")
 	b.run("leave",
 		chromedp.SetValue(`#f-endpoint`, fresh.Endpoint, chromedp.ByQuery),
 		chromedp.Click(`#leave button[type="submit"]`, chromedp.ByQuery),
