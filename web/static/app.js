@@ -195,7 +195,10 @@
         note("Live update failed (" + resp.status + "); retrying.", false);
         return;
       }
-      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      const html = await resp.text();
+      // A hidden tab follows nothing: it refreshes when shown again.
+      if (document.hidden && document.body.dataset.live) return;
+      const doc = new DOMParser().parseFromString(html, "text/html");
       applyRegions(doc);
       document.dispatchEvent(new CustomEvent("swarmops:refreshed"));
     } catch (e) {
@@ -290,6 +293,7 @@
   }
 
   function disconnect() {
+    clearTimeout(live.timer);
     if (live.source) {
       live.source.close();
       live.source = null;
