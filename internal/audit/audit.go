@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -134,9 +135,9 @@ func (l *Log) Search(ctx context.Context, q Query) ([]Entry, error) {
 	if q.Since != "" {
 		t, err := time.Parse(time.RFC3339, q.Since)
 		if err != nil {
-			d, derr := time.ParseDuration(q.Since)
-			if derr != nil || d <= 0 {
-				return nil, errs.Invalid("since", "expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (1h)")
+			d, ok := backFromNow(q.Since)
+			if !ok {
+				return nil, errs.Invalid("since", "expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (90m, 1h, 7d)")
 			}
 			t = l.now().Add(-d)
 		}
@@ -158,4 +159,15 @@ func (l *Log) Search(ctx context.Context, q Query) ([]Entry, error) {
 		out[i] = Entry(r)
 	}
 	return out, nil
+}
+
+// backFromNow reads a positive Go duration ("90m", "1h") or a number of
+// days ("7d"), which operators write and Go durations lack.
+func backFromNow(s string) (time.Duration, bool) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		return time.Duration(days) * 24 * time.Hour, err == nil && days > 0 && days <= 3650
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d > 0
 }

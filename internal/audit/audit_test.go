@@ -78,3 +78,16 @@ func TestSearch(t *testing.T) {
 		}
 	}
 }
+
+func TestBackFromNow(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90m": 90 * time.Minute, "1h": time.Hour, "7d": 7 * 24 * time.Hour, "1d": 24 * time.Hour} {
+		if got, ok := backFromNow(in); !ok || got != want {
+			t.Errorf("backFromNow(%q) = %v %v, want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "0d", "-1d", "d", "7days", "0s", "-1h", "99999d", "yesterday"} {
+		if _, ok := backFromNow(bad); ok {
+			t.Errorf("backFromNow(%q) accepted", bad)
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package webui
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,7 +31,6 @@ func (u *UI) auditList(c *fiber.Ctx) error {
 	}
 	p := auditPage{Base: b, Q: q}
 	search := q
-	search.Since = sinceDays(q.Since)
 	if p.Rows, err = u.Audit.Search(ctx(c), search); err != nil {
 		problems, status, ok := formProblems(err)
 		if !ok {
@@ -43,18 +40,6 @@ func (u *UI) auditList(c *fiber.Ctx) error {
 		return u.tpl.render(c, status, "audit_list", p)
 	}
 	return u.tpl.render(c, fiber.StatusOK, "audit_list", p)
-}
-
-var daysRE = regexp.MustCompile(`^(\d{1,4})d$`)
-
-// sinceDays turns "7d", which operators write, into the hours a Go
-// duration counts ("168h"); anything else goes to the domain as typed.
-func sinceDays(s string) string {
-	if m := daysRE.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return strconv.Itoa(n*24) + "h"
-	}
-	return s
 }
 
 // newUserForm is the create-user form as typed (never the password).
