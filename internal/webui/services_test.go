@@ -495,3 +495,109 @@ func TestServices_FormError(t *testing.T) {
 	svForgive(b, 400)
 	b.clean("form errors")
 }
+
+// TestServices_EditKeepsEverything: the edit form of a service that sets
+// every field holds it exactly (sent untouched, nothing changes), and an
+// edit changes what was edited and nothing else of the engine's spec.
+func TestServices_EditKeepsEverything(t *testing.T) {
+	sw, _, admin, b := svCluster(t, "ui-svc-rich")
+	const name, secret, config, net = "uisvc-rich", "uisvc-rich-secret", "uisvc-rich-cfg", "uisvc-rich-net"
+	api := "/api/v1/clusters/ui-svc-rich"
+	cli := sw.Managers[0].Client()
+	t.Cleanup(func() { // after the service is gone
+		testenv.Poll(t, time.Minute, "removing the service's objects", func() error {
+			ctx := context.Background()
+			for _, err := range []error{cli.SecretRemove(ctx, secret), cli.ConfigRemove(ctx, config), cli.NetworkRemove(ctx, net)} {
+				if err != nil && !errdefs.IsNotFound(err) {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	admin.MustDo(http.MethodPost, api+"/secrets", map[string]any{"name": secret, "data": "pw"}, nil, 201)
+	admin.MustDo(http.MethodPost, api+"/configs", map[string]any{"name": config, "data": "k=v\n"}, nil, 201)
+	admin.MustDo(http.MethodPost, api+"/networks", map[string]any{"name": net, "driver": "overlay"}, nil, 201)
+	svRemoveAfter(t, sw, name)
+	admin.MustDo(http.MethodPost, api+"/services", map[string]any{
+		"name": name, "image": testenv.HelloImage1, "mode": "replicated", "replicas": 1,
+		"command": []string{"/hello"}, "args": []string{"-addr", ":8080"},
+		"env": []string{"B=2", "A=1 with spaces "}, "labels": map[string]string{"team": "ui", "tier": "web"},
+		"container_labels": map[string]string{"c": "d"},
+		"ports":            []string{"mode=host,target=8080,published=18392"},
+		"mounts":           []string{"type=tmpfs,dst=/data"},
+		"networks":         []string{"name=" + net + ",alias=rich"},
+		"constraints":      []string{"node.role==manager"}, "placement_prefs": []string{"spread=node.labels.zone"},
+		"secrets":          []string{"source=" + secret + ",target=/run/secrets/s"},
+		"configs":          []string{"source=" + config + ",target=/etc/app.conf"},
+		"resources":        map[string]any{"limit_cpus": "0.5", "limit_memory": "64M", "reserve_memory": "8M"},
+		"update_config": map[string]any{"parallelism": 2, "delay": "1s", "failure_action": "rollback", "order": "start-first",
+			"monitor": "2s", "max_failure_ratio": 0.2},
+		"rollback_config": map[string]any{"parallelism": 1, "delay": "0s", "failure_action": "pause", "order": "stop-first"},
+		"restart_policy":  map[string]any{"condition": "on-failure", "delay": "1s", "max_attempts": 3, "window": "10s"},
+		"healthcheck": map[string]any{"test": []string{"CMD", "/hello", "healthcheck"}, "interval": "2s", "timeout": "1s",
+			"retries": 3, "start_period": "1s"},
+		"hostname": "rich-{{.Task.Slot}}", "user": "1000:1000", "workdir": "/", "stop_grace_period": "5s", "read_only": true,
+	}, nil, 201)
+	before, err := svEngine(t, sw, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := "/c/ui-svc-rich/services/" + name + "/edit"
+
+	// Untouched, the form changes nothing.
+	if st := b.open(edit); st != 200 {
+		t.Fatalf("edit form: %d", st)
+	}
+	for sel, want := range map[string]string{
+		`#f-env`: "B=2\nA=1 with spaces ", `#f-labels`: "team=ui\ntier=web", `#f-ports`: "mode=host,target=8080,published=18392,protocol=tcp",
+		`[id="f-update_config.max_failure_ratio"]`: "0.2", `[id="f-healthcheck.test"]`: "CMD\n/hello\nhealthcheck",
+		`#f-networks`: "name=" + net + ",alias=rich", `#f-hostname`: "rich-{{.Task.Slot}}",
+	} {
+		var got string
+		b.run("read "+sel, chromedp.Value(sel, &got, chromedp.ByQuery))
+		if got != want {
+			t.Errorf("edit form %s holds %q, want %q", sel, got, want)
+		}
+	}
+	b.run("send the form untouched", chromedp.Click(`form.serviceform button.primary`, chromedp.ByQuery), chromedp.WaitVisible(`#svc-title`, chromedp.ByQuery))
+	b.waitText(`.flash-info`, "Nothing changed", 5*time.Second)
+	// (The engine's allocator may bump the version by itself; an update
+	// would leave a previous spec.)
+	if now, _ := svEngine(t, sw, name); now.PreviousSpec != nil || !reflect.DeepEqual(now.Spec, before.Spec) {
+		t.Errorf("an untouched edit changed the service:\nbefore %+v\nafter  %+v", before.Spec, now.Spec)
+	}
+
+	// An edit of two fields changes those two only.
+	b.open(edit)
+	b.run("edit the CPU limit and read-only",
+		svSet(`[id="f-resources.limit_cpus"]`, "0.25"),
+		chromedp.Click(`#f-read_only`, chromedp.ByQuery),
+		chromedp.Click(`form.serviceform button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#svc-title`, chromedp.ByQuery),
+	)
+	b.waitText(`.flash-ok`, "Updated "+name, 5*time.Second)
+	after, err := svEngine(t, sw, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.Spec.TaskTemplate.Resources.Limits.NanoCPUs; got != 250_000_000 {
+		t.Errorf("CPU limit %d nano CPUs, want 0.25 CPUs", got)
+	}
+	if after.Spec.TaskTemplate.ContainerSpec.ReadOnly {
+		t.Error("read-only is still on")
+	}
+	want := before.Spec
+	wantCS := *want.TaskTemplate.ContainerSpec
+	wantCS.ReadOnly = false
+	want.TaskTemplate.ContainerSpec = &wantCS
+	wantRes := *want.TaskTemplate.Resources
+	wantLimits := *wantRes.Limits
+	wantLimits.NanoCPUs = 250_000_000
+	wantRes.Limits = &wantLimits
+	want.TaskTemplate.Resources = &wantRes
+	if !reflect.DeepEqual(after.Spec, want) {
+		t.Errorf("the edit changed more than it was asked to:\nbefore %+v\nafter  %+v", want, after.Spec)
+	}
+	b.clean("edit keeps everything")
+}
