@@ -109,7 +109,7 @@ func updateFields(prefix, flag string, actions ...string) []formField {
 var serviceFormSections = []formSection{
 	{Legend: "Service", Fields: []formField{
 		{Name: "name", Label: "Name", Kind: kindText, Placeholder: "web",
-			Help: help("1 to 63 letters, digits, - or _. Empty: the engine picks one. `--name web`")},
+			Help: help("1 to 63 letters, digits, - or _. Empty: the engine picks one. Cannot change once the service exists. `--name web`")},
 		{Name: "image", Label: "Image", Kind: kindText, Placeholder: "nginx:1.27",
 			Help: help("Required. `nginx:1.27`, `registry.example.com/team/app:v2`, `app@sha256:<digest>`")},
 		{Name: "mode", Label: "Mode", Kind: kindSelect, Fixed: true, Options: []formOption{{"replicated", "replicated"}, {"global", "global (one task per node)"}},

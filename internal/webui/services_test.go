@@ -443,7 +443,7 @@ func TestServices_Lifecycle(t *testing.T) {
 }
 
 func TestServices_FormError(t *testing.T) {
-	sw, _, _, b := svCluster(t, "ui-svc-bad")
+	sw, _, admin, b := svCluster(t, "ui-svc-bad")
 	const name = "uisvc-badport"
 	svRemoveAfter(t, sw, name)
 
@@ -492,7 +492,24 @@ func TestServices_FormError(t *testing.T) {
 	if _, err := svEngine(t, sw, name); !errdefs.IsNotFound(err) {
 		t.Errorf("a bad replica count created a service (engine: %v)", err)
 	}
+
+	// A name that is taken is said beside the name, as a 409.
+	const taken = "uisvc-taken"
+	svRemoveAfter(t, sw, taken)
+	admin.MustDo(http.MethodPost, "/api/v1/clusters/ui-svc-bad/services", map[string]any{"name": taken, "image": testenv.HelloImage1, "replicas": 0}, nil, 201)
+	b.run("use a taken name", svSet(`#f-name`, taken), svSet(`#f-replicas`, "0"))
+	resp, err = chromedp.RunResponse(b.ctx, chromedp.Click(`form.serviceform button.primary`, chromedp.ByQuery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 409 {
+		t.Errorf("a taken name answers %d, want 409", resp.Status)
+	}
+	if msg := b.text(`.field.invalid:has(#f-name) .field-error`); !strings.Contains(msg, "already exists") {
+		t.Errorf("beside the taken name: %q", msg)
+	}
 	svForgive(b, 400)
+	svForgive(b, 409)
 	b.clean("form errors")
 }
 
@@ -528,9 +545,9 @@ func TestServices_EditKeepsEverything(t *testing.T) {
 		"mounts":           []string{"type=tmpfs,dst=/data"},
 		"networks":         []string{"name=" + net + ",alias=rich"},
 		"constraints":      []string{"node.role==manager"}, "placement_prefs": []string{"spread=node.labels.zone"},
-		"secrets":          []string{"source=" + secret + ",target=/run/secrets/s"},
-		"configs":          []string{"source=" + config + ",target=/etc/app.conf"},
-		"resources":        map[string]any{"limit_cpus": "0.5", "limit_memory": "64M", "reserve_memory": "8M"},
+		"secrets":   []string{"source=" + secret + ",target=/run/secrets/s"},
+		"configs":   []string{"source=" + config + ",target=/etc/app.conf"},
+		"resources": map[string]any{"limit_cpus": "0.5", "limit_memory": "64M", "reserve_memory": "8M"},
 		"update_config": map[string]any{"parallelism": 2, "delay": "1s", "failure_action": "rollback", "order": "start-first",
 			"monitor": "2s", "max_failure_ratio": 0.2},
 		"rollback_config": map[string]any{"parallelism": 1, "delay": "0s", "failure_action": "pause", "order": "stop-first"},
