@@ -287,6 +287,13 @@ func TestServices_Lifecycle(t *testing.T) {
 	if s, _ = svEngine(t, sw, name); slices.Contains(s.Spec.TaskTemplate.ContainerSpec.Env, "UI_EDIT=stale") {
 		t.Error("a stale edit changed the service")
 	}
+	testenv.Poll(t, 2*time.Minute, "the redeploy to end (its progress moves the version)", func() error {
+		s, err := svEngine(t, sw, name)
+		if err == nil && (s.UpdateStatus == nil || s.UpdateStatus.State != swarm.UpdateStateCompleted) {
+			err = fmt.Errorf("update %+v", s.UpdateStatus)
+		}
+		return err
+	})
 	b.open(detail + "/edit")
 	b.run("send a fresh edit",
 		svSet(`#f-env`, "HELLO_LINES=3\nUI_TEST=edited"),
