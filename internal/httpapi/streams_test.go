@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"go.uber.org/goleak"
 
@@ -99,8 +100,14 @@ func TestServices_Logs(t *testing.T) {
 		}
 		return nil
 	})
-	_, text := admin.Do(http.MethodGet, "/api/v1/clusters/lg/services/lg/logs?tail=2&timestamps=true", nil, nil)
-	if lines := strings.Split(strings.TrimSpace(text), "\n"); len(lines) != 2 || !regexp.MustCompile(`^\d{4}-\d\d-\d\dT`).MatchString(lines[0]) {
+	// Each line names its task and node, as docker service logs does.
+	host := nodeHostname(t, m, "lg")
+	_, text := admin.Do(http.MethodGet, "/api/v1/clusters/lg/services/lg/logs?tail=all", nil, nil)
+	if !regexp.MustCompile(`(?m)^lg\.1@` + regexp.QuoteMeta(host) + ` \| .*line 5`).MatchString(text) {
+		t.Errorf("log lines are not tagged lg.1@%s: %q", host, text)
+	}
+	_, text = admin.Do(http.MethodGet, "/api/v1/clusters/lg/services/lg/logs?tail=2&timestamps=true", nil, nil)
+	if lines := strings.Split(strings.TrimSpace(text), "\n"); len(lines) != 2 || !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\S+ lg\.1@\S+ \| `).MatchString(lines[0]) {
 		t.Errorf("tail=2 with timestamps: %q", text)
 	}
 	for _, q := range []string{"tail=many", "since=yesterday", "follow=perhaps"} {
@@ -120,9 +127,9 @@ func TestServices_Logs(t *testing.T) {
 			httpx.Heartbeat = time.Hour // only the connection can tell
 			ignore := goleak.IgnoreCurrent()
 			resp, cancel := openStream(t, admin, "/api/v1/clusters/lg/services/lg/logs?follow=true&tail=all", sse)
-			want, ct := "line 5", "text/plain; charset=utf-8"
+			want, ct := "| line 5", "text/plain; charset=utf-8"
 			if sse {
-				want, ct = "data: line 5", "text/event-stream"
+				want, ct = "data: lg.1@", "text/event-stream"
 			}
 			if got := resp.Header.Get("Content-Type"); got != ct {
 				t.Errorf("Content-Type %q, want %q", got, ct)
@@ -315,4 +322,22 @@ func TestEvents_ResumeThroughAnotherManager(t *testing.T) {
 		return nil
 	})
 	readUntil(t, r, `"name":"er"`, time.Minute)
+}
+
+// nodeHostname answers the hostname of the node running service's first
+// running task.
+func nodeHostname(t *testing.T, n *testenv.Node, service string) string {
+	t.Helper()
+	ctx := context.Background()
+	tasks, err := n.Client().TaskList(ctx, swarm.TaskListOptions{
+		Filters: filters.NewArgs(filters.Arg("service", service), filters.Arg("desired-state", "running")),
+	})
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("tasks of %s: %v %v", service, tasks, err)
+	}
+	node, _, err := n.Client().NodeInspectWithRaw(ctx, tasks[0].NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node.Description.Hostname
 }

@@ -21,7 +21,8 @@ type LogOptions struct {
 }
 
 func (o LogOptions) engine(now time.Time) (container.LogsOptions, error) {
-	lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: o.Timestamps, Follow: o.Follow, Tail: o.Tail}
+	// Details make the engine name each line's task and node.
+	lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: o.Timestamps, Follow: o.Follow, Tail: o.Tail, Details: true}
 	if lo.Tail == "" {
 		lo.Tail = "all"
 	}
@@ -48,9 +49,11 @@ func (o LogOptions) engine(now time.Time) (container.LogsOptions, error) {
 }
 
 // ServiceLogs opens the merged log of a service's tasks as plain text, one
-// line per entry (the engine's stdout/stderr framing removed). The caller
-// must Close it; closing ends the engine stream at once, even while the
-// engine has nothing to send.
+// line per entry (the engine's stdout/stderr framing removed), each tagged
+// with its task and node as docker service logs does:
+// "[timestamp ]web.2@node-1 | message". The caller must Close it; closing
+// ends the engine stream at once, even while the engine has nothing to
+// send.
 func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOptions) (io.ReadCloser, error) {
 	lo, err := o.engine(f.now())
 	if err != nil {
@@ -70,11 +73,12 @@ func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOption
 		if err != nil {
 			return err
 		}
-		if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil && cs.TTY {
-			out = rc // a TTY's output comes unframed
-			return nil
+		names := &logNames{api: api, service: s, tasks: map[string]string{}, nodes: map[string]string{}}
+		names.list(ctx)
+		if cs := s.Spec.TaskTemplate.ContainerSpec; cs == nil || !cs.TTY {
+			rc = demux(rc) // a TTY's output comes unframed
 		}
-		out = demux(rc)
+		out = tagLines(context.WithoutCancel(ctx), rc, names, lo.Timestamps)
 		return nil
 	})
 	return out, err
