@@ -32,7 +32,7 @@ func (u *UI) auditList(c *fiber.Ctx) error {
 	p := auditPage{Base: b, Q: q}
 	search := q
 	if p.Rows, err = u.Audit.Search(ctx(c), search); err != nil {
-		problems, status, ok := formProblems(err)
+		problems, status, ok := formProblems(err, "")
 		if !ok {
 			return err
 		}
@@ -83,7 +83,7 @@ func (u *UI) userCreate(c *fiber.Ctx) error {
 	f := newUserForm{Username: strings.TrimSpace(c.FormValue("username")), Role: c.FormValue("role")}
 	usr, err := u.Auth.CreateUser(ctx(c), f.Username, c.FormValue("password"), f.Role)
 	if err != nil {
-		problems, status, ok := formProblems(err)
+		problems, status, ok := formProblems(err, "")
 		if !ok {
 			return err
 		}
@@ -124,7 +124,7 @@ func (u *UI) userDelete(c *fiber.Ctx) error {
 // userRowFailed shows the users page with a refused change (a bad
 // password, the last admin) beside the user's row.
 func (u *UI) userRowFailed(c *fiber.Ctx, name string, err error) error {
-	problems, status, ok := formProblems(err)
+	problems, status, ok := formProblems(err, "")
 	if !ok {
 		return err
 	}
@@ -189,7 +189,7 @@ func (u *UI) tokenCreate(c *fiber.Ctx) error {
 	}
 	text, tok, err := u.Auth.CreateToken(ctx(c), httpauth.Principal(c).Username, f.Name, expires)
 	if err != nil {
-		problems, status, ok := formProblems(err)
+		problems, status, ok := formProblems(err, "")
 		if !ok {
 			return err
 		}

@@ -94,7 +94,7 @@ func TestAudit_Filters(t *testing.T) {
 	if n := b.count(`#audit`); n != 0 {
 		t.Errorf("a refused filter still shows a table")
 	}
-	clForgive(b, "400")
+	b.forgive(400)
 	b.clean("audit page")
 }
 
@@ -201,7 +201,7 @@ func TestUsers_CreateRolePasswordDelete(t *testing.T) {
 	if n := b.count(`#user-` + name); n != 0 {
 		t.Errorf("the page still lists %s", name)
 	}
-	clForgive(b, "400", "409")
+	b.forgive(400, 409)
 	b.clean("users page")
 }
 
@@ -269,7 +269,7 @@ func TestTokens_ShownOnceUseRevoke(t *testing.T) {
 		t.Errorf("the revoked token is still listed")
 	}
 	bearer.MustDo(http.MethodGet, "/api/v1/auth/me", nil, nil, 401)
-	clForgive(b, "400")
+	b.forgive(400)
 	b.clean("tokens page")
 }
 
@@ -310,6 +310,6 @@ func TestAdminPages_Viewer(t *testing.T) {
 	if status := b.open("/tokens"); status != 200 {
 		t.Errorf("a viewer on /tokens: %d", status)
 	}
-	clForgive(b, "403")
+	b.forgive(403)
 	b.clean("a viewer's pages")
 }

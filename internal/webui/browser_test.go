@@ -108,6 +108,33 @@ func (b *browser) takeProblems() []string {
 	return p
 }
 
+// forgive drops what the tab logged about answers of these statuses: the
+// browser logs "Failed to load resource: ... status of 400" for a form
+// re-shown with its errors, which the test expected.
+func (b *browser) forgive(statuses ...int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var kept []string
+	for _, p := range b.problems {
+		expected := false
+		for _, st := range statuses {
+			expected = expected || strings.Contains(p, fmt.Sprintf("Failed to load resource: the server responded with a status of %d", st))
+		}
+		if !expected {
+			kept = append(kept, p)
+		}
+	}
+	b.problems = kept
+}
+
+// expect is forgive, then clean: the page answered status as the test
+// wanted, and did nothing else wrong.
+func (b *browser) expect(status int) {
+	b.t.Helper()
+	b.forgive(status)
+	b.clean(fmt.Sprintf("after an expected %d", status))
+}
+
 // clean fails the test with every problem the tab recorded.
 func (b *browser) clean(where string) {
 	b.t.Helper()

@@ -1,14 +1,9 @@
 package webui
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -89,7 +84,7 @@ func (u *UI) renderClusterForm(c *fiber.Ctx, status int, init bool, f clusterFor
 
 // clusterFormFailed shows the form again for errors that belong to it.
 func (u *UI) clusterFormFailed(c *fiber.Ctx, init bool, f clusterForm, err error) error {
-	problems, status, ok := formProblems(err)
+	problems, status, ok := formProblems(err, "")
 	if !ok {
 		return err
 	}
@@ -202,7 +197,7 @@ func (u *UI) clusterEdit(c *fiber.Ctx) error {
 		return err
 	}
 	eps := strings.Join(v.Endpoints, "\n")
-	f := clusterEditForm{Endpoints: eps, EndpointsWas: eps, Labels: labelLines(v.Labels), Default: v.Default}
+	f := clusterEditForm{Endpoints: eps, EndpointsWas: eps, Labels: labelText(v.Labels), Default: v.Default}
 	return u.renderClusterEdit(c, fiber.StatusOK, v, f, nil)
 }
 
@@ -222,7 +217,7 @@ func (u *UI) clusterUpdate(c *fiber.Ctx) error {
 			return redirect(c, "/clusters/"+url.PathEscape(name), "ok", "Saved cluster %s.", name)
 		}
 	}
-	problems, status, ok := formProblems(err)
+	problems, status, ok := formProblems(err, "")
 	if !ok {
 		return err
 	}
@@ -333,93 +328,15 @@ func bindTLS(c *fiber.Ctx) (*swarm.TLS, error) {
 // pemInput reads the PEM text of tls_<part>_file, else of tls_<part>.
 func pemInput(c *fiber.Ctx, part string) (string, error) {
 	field := "tls." + part
-	fh, err := c.FormFile("tls_" + part + "_file")
-	if err != nil || fh.Size == 0 {
-		v := strings.TrimSpace(c.FormValue("tls_" + part))
-		if len(v) > maxPEM {
-			return "", errs.Invalid(field, "longer than %d KiB; expected PEM text", maxPEM>>10)
-		}
-		return v, nil
+	b, err := uploaded(c, "tls_"+part+"_file", field, maxPEM)
+	if err != nil || b != nil {
+		return strings.TrimSpace(string(b)), err
 	}
-	if fh.Size > maxPEM {
-		return "", errs.Invalid(field, "the file %q is larger than %d KiB; expected a PEM file", fh.Filename, maxPEM>>10)
+	v := strings.TrimSpace(c.FormValue("tls_" + part))
+	if len(v) > maxPEM {
+		return "", errs.Invalid(field, "longer than %d KiB; expected PEM text", maxPEM>>10)
 	}
-	r, err := fh.Open()
-	if err != nil {
-		return "", fmt.Errorf("read uploaded %s: %w", field, err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, maxPEM))
-	if err != nil {
-		return "", fmt.Errorf("read uploaded %s: %w", field, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-// parseLabelLines reads KEY=VALUE lines, skipping blank ones, for field.
-// It answers an empty map for no lines, so an edit can remove every label.
-func parseLabelLines(field, text string) (map[string]string, error) {
-	out := map[string]string{}
-	for i, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, errs.Invalid(field, "line %d: expected KEY=VALUE, got %q", i+1, line)
-		}
-		if _, dup := out[k]; dup {
-			return nil, errs.Invalid(field, "line %d: label %q is given twice", i+1, k)
-		}
-		out[k] = strings.TrimSpace(v)
-	}
-	return out, nil
-}
-
-// labelLines writes labels as KEY=VALUE lines, sorted by key.
-func labelLines(labels map[string]string) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		fmt.Fprintf(&b, "%s=%s\n", k, labels[k])
-	}
-	return b.String()
-}
-
-// nonEmptyLines answers the trimmed lines of text that are not blank.
-func nonEmptyLines(text string) []string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-var indexedField = regexp.MustCompile(`^([a-z_.]+)\[(\d+)\]$`)
-
-// formProblems answers what a form shows when the domain refused it: a
-// validation error beside its field (400; "endpoints[1]" is the second
-// line of the endpoints box), a conflict in the summary at the top (409).
-// Any other error is a page of its own (ok false).
-func formProblems(err error) (problems map[string]string, status int, ok bool) {
-	pe, public := errs.Public(err)
-	switch {
-	case !public:
-		return nil, 0, false
-	case errors.Is(err, errs.ErrInvalid):
-		field, msg := pe.Field, pe.Message
-		if m := indexedField.FindStringSubmatch(field); m != nil {
-			n, _ := strconv.Atoi(m[2])
-			field, msg = m[1], fmt.Sprintf("line %d: %s", n+1, msg)
-		}
-		return map[string]string{field: msg}, fiber.StatusBadRequest, true
-	case errors.Is(err, errs.ErrConflict):
-		return map[string]string{"": pe.Message}, fiber.StatusConflict, true
-	}
-	return nil, 0, false
+	return v, nil
 }
 
 // plural says "1 endpoint" or "3 endpoints".

@@ -153,7 +153,7 @@ func TestClusters_RegisterEditDelete(t *testing.T) {
 	if err != nil || len(nodes) != 4 {
 		t.Errorf("after forgetting it, the swarm has %d nodes (%v); want 4", len(nodes), err)
 	}
-	clForgive(b, "400", "501")
+	b.forgive(400, 501)
 	b.clean("cluster pages")
 }
 
@@ -309,7 +309,7 @@ func TestClusters_TLSInitRotate(t *testing.T) {
 	b.waitText(`.flash-ok`, "Saved cluster "+name, 30*time.Second)
 	b.waitText(`#health-status`, "healthy", 30*time.Second)
 	clNoKey(t, "the cluster page after pasting TLS", clHTML(b), keys)
-	clForgive(b, "400")
+	b.forgive(400)
 	b.clean("TLS cluster pages")
 }
 
@@ -322,27 +322,6 @@ func clBanner(b *browser, color, name, env string) {
 	if !strings.Contains(text, name) || !strings.Contains(text, env) {
 		b.t.Errorf("the %s banner says %q; want %q and %q", color, text, name, env)
 	}
-}
-
-// clForgive drops what the tab logged about answers with these statuses
-// (a form shown again with its errors answers 400), keeping every other
-// problem for b.clean.
-func clForgive(b *browser, statuses ...string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var kept []string
-	for _, p := range b.problems {
-		expected := false
-		for _, s := range statuses {
-			if strings.Contains(p, "Failed to load resource: the server responded with a status of "+s) {
-				expected = true
-			}
-		}
-		if !expected {
-			kept = append(kept, p)
-		}
-	}
-	b.problems = kept
 }
 
 // clHTML answers the page's HTML as the browser holds it.

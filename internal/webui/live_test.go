@@ -60,14 +60,6 @@ document.dispatchEvent(new Event('visibilitychange')); true`, hidden, map[bool]s
 	b.eval(js, &ok)
 }
 
-// connected answers whether the page holds its event stream.
-func (b *browser) connected() bool {
-	b.t.Helper()
-	var ok bool
-	b.eval(`window.SwarmOps.live.connected()`, &ok)
-	return ok
-}
-
 // TestLive_FourTabs: four windows on one instance each follow the cluster
 // with one stream and all keep working, though browsers allow six HTTP/1.1
 // connections per origin; a tab in the background holds no stream and

@@ -73,18 +73,6 @@ func ntConfirm(b *browser, wantText string) {
 	b.run("confirm", chromedp.Click(`#confirm-dialog [data-dialog-ok]`, chromedp.ByQuery))
 }
 
-// ntExpectStatus forgets the console errors the browser logs for pages
-// answered with an expected error status (a form sent back with 400),
-// failing on any other problem.
-func ntExpectStatus(b *browser, status int) {
-	b.t.Helper()
-	for _, p := range b.takeProblems() {
-		if !strings.Contains(p, fmt.Sprintf("status of %d", status)) {
-			b.t.Errorf("%s", p)
-		}
-	}
-}
-
 // ntPostForms counts the mutating forms in the page's content.
 func ntPostForms(b *browser) int { return b.count(`main form[method="post"]`) }
 
@@ -215,7 +203,7 @@ func TestNodes_ListDrainLabelsRoles(t *testing.T) {
 			chromedp.Click(`#labels button[type="submit"]`, chromedp.ByQuery),
 		)
 		b.waitText(`#labels .field.invalid .field-error`, "line 2", 15*time.Second)
-		ntExpectStatus(b, 400)
+		b.expect(400)
 		b.eval(`document.getElementById('f-labels').value`, &text)
 		if !strings.Contains(text, "=oops") {
 			t.Errorf("the editor lost what was typed: %q", text)
@@ -265,7 +253,7 @@ func TestNodes_ListDrainLabelsRoles(t *testing.T) {
 		if st := v.open("/c/ui-nodes/nodes/join"); st != 403 {
 			t.Errorf("viewer: join form answered %d, want 403", st)
 		}
-		ntExpectStatus(v, 403)
+		v.expect(403)
 		v.clean("viewer")
 	})
 }
@@ -293,7 +281,7 @@ func TestNodes_JoinAndLeave(t *testing.T) {
 	)
 	b.waitText(`.field.invalid .field-error`, "IP address or interface name", 15*time.Second)
 	b.waitText(`#error-summary`, "advertise_addr", 5*time.Second)
-	ntExpectStatus(b, 400)
+	b.expect(400)
 	var kept string
 	b.eval(`document.getElementById('f-endpoint').value`, &kept)
 	if kept != fresh.Endpoint {

@@ -3,10 +3,7 @@ package webui
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"io"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/docker/go-units"
@@ -277,28 +274,12 @@ func removed(c *fiber.Ctx, list, kind string, err error) error {
 // fieldErrs answers the field messages of a validation error, for the
 // form to show beside its inputs; ok is false for any other error.
 func fieldErrs(err error) (map[string]string, bool) {
-	if err == nil || !errors.Is(err, errs.ErrInvalid) {
-		return nil, false
+	p := fieldProblems(err, nil)
+	if m, ok := p["data_base64"]; ok { // the file input, shown with the text
+		p["data"] = m
+		delete(p, "data_base64")
 	}
-	pe, ok := errs.Public(err)
-	if !ok {
-		return map[string]string{"": err.Error()}, true
-	}
-	field := pe.Field
-	if field == "data_base64" { // the file input, shown with the text
-		field = "data"
-	}
-	return map[string]string{field: pe.Message}, true
-}
-
-// labelText is labels as the textarea shows them: k=v lines, sorted.
-func labelText(labels map[string]string) string {
-	lines := make([]string, 0, len(labels))
-	for k, v := range labels {
-		lines = append(lines, k+"="+v)
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return p, p != nil
 }
 
 // maxUpload bounds a file read from a form; the domain has the real
@@ -308,25 +289,7 @@ const maxUpload = 2 << 20
 // formFile answers the content of the file input name, or nil when none
 // was chosen.
 func formFile(c *fiber.Ctx, name, field string) ([]byte, error) {
-	fh, err := c.FormFile(name)
-	if err != nil || fh.Size == 0 {
-		return nil, nil // no file: the text field counts
-	}
-	if fh.Size > maxUpload {
-		return nil, errs.Invalid(field, "the file %s has %d bytes; at most %d KB are taken", fh.Filename, fh.Size, maxUpload>>10)
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open uploaded file: %w", err)
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxUpload))
-}
-
-// formText is a textarea's value with the CRLF line ends browsers send
-// turned into LF, as the text was typed.
-func formText(c *fiber.Ctx, name string) string {
-	return strings.ReplaceAll(c.FormValue(name), "\r\n", "\n")
+	return uploaded(c, name, field, maxUpload)
 }
 
 // formBlob reads a secret's or config's data: the file (data_file, any

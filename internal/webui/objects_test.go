@@ -47,7 +47,7 @@ func TestObjects_NetworksSecretsConfigs(t *testing.T) {
 			chromedp.Click(`#create button[type="submit"]`, chromedp.ByQuery),
 		)
 		b.waitText(`#create .field.invalid .field-error`, "CIDR", 15*time.Second)
-		ntExpectStatus(b, 400)
+		b.expect(400)
 		if n := b.count(`#f-subnet ~ .field-error`); n != 1 {
 			t.Errorf("the subnet's message is not beside the subnet field (%d)", n)
 		}
@@ -104,7 +104,7 @@ func TestObjects_NetworksSecretsConfigs(t *testing.T) {
 			chromedp.Click(`#create button[type="submit"]`, chromedp.ByQuery),
 		)
 		b.waitText(`#create .field.invalid .field-error`, "secret name", 15*time.Second)
-		ntExpectStatus(b, 400)
+		b.expect(400)
 		if strings.Contains(ntHTML(b), value) {
 			t.Error("the refused form sent the secret's value back")
 		}
@@ -240,7 +240,7 @@ func TestObjects_TasksAndStacks(t *testing.T) {
 		t.Errorf("filter by a missing service answered %d", st)
 	}
 	b.waitText(".flash-error", "uitasks-none", 5*time.Second)
-	ntExpectStatus(b, 404)
+	b.expect(404)
 
 	if st := b.open("/c/ui-tasks/stacks"); st != 200 {
 		t.Fatalf("stacks page answered %d", st)

@@ -160,7 +160,7 @@ func mapItems(p *map[string]string) []string {
 	if p == nil {
 		return nil
 	}
-	return strings.Split(mapLines(*p), "\n")
+	return strings.Split(labelText(*p), "\n")
 }
 
 // rows keeps the rows whose value is set.

@@ -179,13 +179,13 @@ func (u *UI) serviceCreate(c *fiber.Ctx) error {
 
 // formError turns a domain error into messages beside the inputs: a bad
 // value (400) or a conflict (409: a name taken, a stale version) shown on
-// field. Anything else is returned for the error page.
+// conflictField. Anything else is returned for the error page.
 func formError(err error, conflictField string) (map[string]string, int, error) {
-	if p := fieldErrors(err); p != nil {
+	if p := fieldProblems(err, isServiceField); p != nil {
 		return p, fiber.StatusBadRequest, nil
 	}
-	if errors.Is(err, errs.ErrConflict) {
-		return map[string]string{conflictField: publicMessage(err)}, fiber.StatusConflict, nil
+	if p, status, ok := formProblems(err, conflictField); ok {
+		return p, status, nil
 	}
 	return nil, 0, err
 }

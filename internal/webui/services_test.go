@@ -13,8 +13,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/swarmops/swarmops/internal/apitest"
 	"github.com/swarmops/swarmops/internal/swarm/form"
@@ -100,16 +100,6 @@ func svSet(sel, value string) chromedp.Action {
 	})
 }
 
-// svForgive drops what the tab logged about answers of this status (a
-// form shown again with its errors answers 400 or 409), keeping every
-// other problem for b.clean.
-func svForgive(b *browser, status int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	want := fmt.Sprintf("Failed to load resource: the server responded with a status of %d", status)
-	b.problems = slices.DeleteFunc(b.problems, func(p string) bool { return strings.Contains(p, want) })
-}
-
 // svConfirm clicks a button whose form asks first, then the dialog's
 // confirming button, checking what the dialog says.
 func svConfirm(b *browser, button, wantText, wantOK string) {
@@ -181,7 +171,7 @@ func TestServices_Lifecycle(t *testing.T) {
 	t.Cleanup(func() { // after the services are gone
 		testenv.Poll(t, time.Minute, "removing network "+net, func() error {
 			err := sw.Managers[0].Client().NetworkRemove(context.Background(), net)
-			if err != nil && !errdefs.IsNotFound(err) {
+			if err != nil && !cerrdefs.IsNotFound(err) {
 				return err
 			}
 			return nil
@@ -301,7 +291,7 @@ func TestServices_Lifecycle(t *testing.T) {
 		chromedp.WaitVisible(`#svc-title`, chromedp.ByQuery),
 	)
 	b.waitText(`.flash-ok`, "Updated "+name, 5*time.Second)
-	svForgive(b, 409)
+	b.forgive(409)
 	s, _ = svEngine(t, sw, name)
 	if e := s.Spec.TaskTemplate.ContainerSpec.Env; !slices.Contains(e, "UI_TEST=edited") || slices.Contains(e, "UI_TEST=created") ||
 		*s.Spec.Mode.Replicated.Replicas != 2 || svImage(s) != testenv.HelloImage1 {
@@ -433,14 +423,14 @@ func TestServices_Lifecycle(t *testing.T) {
 	if s, _ = svEngine(t, sw, name); *s.Spec.Mode.Replicated.Replicas != 2 {
 		t.Errorf("the viewer's POST scaled the service to %d", *s.Spec.Mode.Replicated.Replicas)
 	}
-	svForgive(v, 403)
+	v.forgive(403)
 	v.clean("viewer")
 
 	// Delete from its page: the confirmation names it; it is gone.
 	b.open(detail)
 	svConfirm(b, `form[action$="/delete"] button`, "Delete service "+name+"?", "Delete "+name)
 	b.waitText(`.flash-ok`, "Deleted service "+name, 10*time.Second)
-	if _, err := svEngine(t, sw, name); !errdefs.IsNotFound(err) {
+	if _, err := svEngine(t, sw, name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("after delete the engine answers %v", err)
 	}
 	if b.count(row) != 0 {
@@ -483,7 +473,7 @@ func TestServices_FormError(t *testing.T) {
 	if kept != "8080:8080\nabc" {
 		t.Errorf("the form lost what was typed: %q", kept)
 	}
-	if _, err := svEngine(t, sw, name); !errdefs.IsNotFound(err) {
+	if _, err := svEngine(t, sw, name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("a bad form created a service (engine: %v)", err)
 	}
 	b.screenshot("service_form_error")
@@ -496,7 +486,7 @@ func TestServices_FormError(t *testing.T) {
 		chromedp.Click(`form.serviceform button.primary`, chromedp.ByQuery),
 	)
 	b.waitText(`.field.invalid:has(#f-replicas) .field-error`, "whole number", 10*time.Second)
-	if _, err := svEngine(t, sw, name); !errdefs.IsNotFound(err) {
+	if _, err := svEngine(t, sw, name); !cerrdefs.IsNotFound(err) {
 		t.Errorf("a bad replica count created a service (engine: %v)", err)
 	}
 
@@ -515,8 +505,8 @@ func TestServices_FormError(t *testing.T) {
 	if msg := b.text(`.field.invalid:has(#f-name) .field-error`); !strings.Contains(msg, "already exists") {
 		t.Errorf("beside the taken name: %q", msg)
 	}
-	svForgive(b, 400)
-	svForgive(b, 409)
+	b.forgive(400)
+	b.forgive(409)
 	b.clean("form errors")
 }
 
@@ -532,7 +522,7 @@ func TestServices_EditKeepsEverything(t *testing.T) {
 		testenv.Poll(t, time.Minute, "removing the service's objects", func() error {
 			ctx := context.Background()
 			for _, err := range []error{cli.SecretRemove(ctx, secret), cli.ConfigRemove(ctx, config), cli.NetworkRemove(ctx, net)} {
-				if err != nil && !errdefs.IsNotFound(err) {
+				if err != nil && !cerrdefs.IsNotFound(err) {
 					return err
 				}
 			}
