@@ -13,7 +13,7 @@ IMAGE    ?= swarmops/swarmops:$(VERSION)
 IMAGE_BIN ?= bin/swarmops
 DOCKER   ?= docker
 
-.PHONY: all build run image test test-deps test-short vet bench clean
+.PHONY: all build run image test test-deps test-short vet bench clean screenshots
 
 all: build
 
@@ -46,6 +46,12 @@ test: test-deps
 	$(GO) run ./internal/testenv/cmd/testenv-sweep
 	$(GO) test -count=1 -timeout 80m $(TESTFLAGS) ./... ; status=$$?; \
 	$(GO) run ./internal/testenv/cmd/testenv-sweep; exit $$status
+
+# screenshots runs the web UI's browser tests, which save a PNG of each page
+# they check into docs/screenshots/ (the README shows them).
+screenshots: test-deps
+	mkdir -p docs/screenshots
+	SWARMOPS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -timeout 30m ./internal/webui/
 
 test-short:
 	$(GO) test -short ./...
