@@ -104,7 +104,33 @@ func funcs(a *assets, now func() time.Time) template.FuncMap {
 			return navLink{Href: href, Label: label, Current: current == key}
 		},
 		"empty": func(title, text string) emptyState { return emptyState{title, text} },
+		"tls": func(errors map[string]string, ca, cert string, keyGiven bool, mode string) tlsInputs {
+			return tlsInputs{Errors: errors, CA: ca, Cert: cert, KeyGiven: keyGiven, Mode: mode}
+		},
+		"pem": func(t tlsInputs, part, label, file, value string) pemView {
+			return pemView{Part: part, Label: label, File: file, Value: value, KeyGiven: t.KeyGiven, Error: t.Errors["tls."+part]}
+		},
 	}
+}
+
+// tlsInputs is what the tlsfields partial shows: the PEM text typed so far
+// (never a key) and the errors of the tls fields.
+type tlsInputs struct {
+	Errors   map[string]string
+	CA, Cert string
+	KeyGiven bool
+	Mode     string // new, replace, optional
+}
+
+// Invalid reports whether any TLS field has an error.
+func (t tlsInputs) Invalid() bool {
+	return t.Errors["tls"] != "" || t.Errors["tls.ca"] != "" || t.Errors["tls.cert"] != "" || t.Errors["tls.key"] != ""
+}
+
+// pemView is one PEM file input of tlsfields.
+type pemView struct {
+	Part, Label, File, Value, Error string
+	KeyGiven                        bool
 }
 
 type navLink struct {
