@@ -20,7 +20,8 @@ import (
 // nginx config. A browser logs in once and moves between pages served by
 // either instance; the service page's live stream survives the instance
 // that serves it being killed: the page reconnects through nginx to the
-// other one and keeps updating, without a reload.
+// other one and keeps updating, without a reload; with Redis down, pages
+// say so in words.
 func TestUIThroughNginx(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server, nginx, two SwarmOps processes, engines and Chromium")
@@ -154,4 +155,35 @@ func TestUIThroughNginx(t *testing.T) {
 	if marker != "kept" {
 		t.Errorf("the page was reloaded (marker %q)", marker)
 	}
+
+	// With Redis down, a page says what is down in words: an HTML error
+	// page with the store's message, not a stack trace, JSON or a blank.
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Poll(t, 20*time.Second, "the fleet page answering 503 in words while Redis is down", func() error {
+		st, body, h, err := get(x.URL+"/", s.Cookie)
+		switch {
+		case err != nil:
+			return err
+		case st != 503:
+			return fmt.Errorf("status %d", st)
+		case !strings.HasPrefix(h.Get("Content-Type"), "text/html"):
+			return fmt.Errorf("Content-Type %q", h.Get("Content-Type"))
+		}
+		page := string(body)
+		if !strings.Contains(page, "Something SwarmOps needs is down") || !strings.Contains(page, "redis") || strings.Contains(page, "goroutine") {
+			return fmt.Errorf("the page says: %.600s", page)
+		}
+		return nil
+	})
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Poll(t, 20*time.Second, "the fleet page again once Redis is back", func() error {
+		if st, body, _, err := get(x.URL+"/", s.Cookie); err != nil || st != 200 {
+			return fmt.Errorf("%d %v %.300s", st, err, body)
+		}
+		return nil
+	})
 }

@@ -2,6 +2,8 @@ package idempotency
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -44,8 +46,12 @@ func ValidKey(key string) error {
 	return nil
 }
 
-// storeKey scopes keys to their user: two users' keys never meet.
-func storeKey(user, key string) string { return "idem:" + user + ":" + key }
+// storeKey scopes keys to their user: two users' keys never meet, whatever
+// characters a user name (from a sign-in provider) or a key holds.
+func storeKey(user, key string) string {
+	sum := sha256.Sum256([]byte(user))
+	return "idem:" + hex.EncodeToString(sum[:16]) + ":" + key
+}
 
 // Begin claims user's key for the request fingerprint fp. It answers
 // first=true when the caller must act (then Finish or Abort), or the

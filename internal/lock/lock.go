@@ -26,6 +26,10 @@ type Lease interface {
 // rotation, stack deploy and remove, node join and leave).
 func ClusterKey(cluster string) string { return "cluster:" + cluster }
 
+// RegistrationKey serializes registering swarms, so that one swarm is
+// never registered twice under two names.
+const RegistrationKey = "registrations"
+
 // ObjectKey is the key of one object of a cluster, e.g.
 // ObjectKey("prod", "service", id).
 func ObjectKey(cluster, kind, id string) string {

@@ -59,7 +59,7 @@ func under(path, pkg string) bool {
 	return path == pkg || strings.HasPrefix(path, pkg+"/")
 }
 
-// exactOrBelow matches a rule's From entry: the store and lock rules name
+// fromMatch matches a rule's From entry: the store and lock rules name
 // the interface packages themselves, not their backends.
 func fromMatch(path, from string) bool {
 	if from == mod+"internal/store" || from == mod+"internal/lock" {

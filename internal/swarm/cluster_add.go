@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/system"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -136,10 +137,12 @@ const swarmCallTimeouts = 3
 // nil when the engine answered, if with an error.
 func (f *Fleet) unanswered(err error, timedOut bool, endpoint, verb, verbing, advice string) error {
 	switch {
-	case timedOut:
-		return errs.Unavailable(err, "the engine at %s did not finish %s within %s; %s", endpoint, verbing, swarmCallTimeouts*f.timeout, advice)
+	case timedOut: // sent: it may be done, or be under way
+		return errs.MaybeApplied(err, "the engine at %s did not finish %s within %s; %s", endpoint, verbing, swarmCallTimeouts*f.timeout, advice)
+	case classify(err, false, write) == notSent:
+		return errs.Unavailable(err, "cannot reach the engine at %s: %s", endpoint, shortCause(err, false))
 	case !engineAnswered(err):
-		return errs.Unavailable(err, "the engine at %s stopped answering during the %s: %s", endpoint, verb, shortCause(err, false))
+		return errs.MaybeApplied(err, "the engine at %s stopped answering during the %s, which may have happened: %s", endpoint, verb, shortCause(err, false))
 	}
 	return nil
 }
@@ -236,20 +239,25 @@ func (f *Fleet) register(ctx context.Context, n NewCluster, info system.Info) (s
 	if id == "" {
 		return store.Cluster{}, errs.Engine(nil, "the engine at %s did not tell its swarm's ID", n.Endpoint)
 	}
-	if other, err := f.bySwarmID(ctx, id); err != nil {
-		return store.Cluster{}, err
-	} else if other != "" {
-		return store.Cluster{}, errs.Conflict("this swarm is already registered as cluster %q", other)
-	}
 	now := f.now().UTC()
 	c := store.Cluster{
 		Name: n.Name, Endpoints: managerEndpoints(n.Endpoint, info), TLS: n.TLS.stored(),
 		Labels: n.Labels, SwarmID: id, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := f.store.CreateCluster(ctx, c); err != nil {
-		return store.Cluster{}, fmt.Errorf("add cluster %q: %w", n.Name, err)
-	}
-	return c, nil
+	// One registration at a time, through any instance: two names for one
+	// swarm are found, not made.
+	err := f.withLock(ctx, lock.RegistrationKey, func(ctx context.Context) error {
+		if other, err := f.bySwarmID(ctx, id); err != nil {
+			return err
+		} else if other != "" {
+			return errs.Conflict("this swarm is already registered as cluster %q", other)
+		}
+		if err := f.store.CreateCluster(ctx, c); err != nil {
+			return fmt.Errorf("add cluster %q: %w", n.Name, err)
+		}
+		return nil
+	})
+	return c, err
 }
 
 // bySwarmID answers the name of the cluster registered with swarm ID id,

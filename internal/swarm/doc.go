@@ -12,9 +12,10 @@
 //
 // Every change of a registered cluster goes through Fleet.mutate
 // (mutate.go): input checked, object found, its lock (package lock) taken,
-// the engine written once, the outcome read separately, the attempt
-// recorded in the audit log. Registering a cluster (AddCluster,
-// InitCluster) is audited and locked on its own.
+// the engine written once, the outcome read back separately where there is
+// one to answer, the attempt recorded in the audit log. Registering a
+// cluster (AddCluster, InitCluster) is audited on its own, and stores the
+// registration under one lock for all registrations.
 // Files are named by noun and verb, as docker/cli's are: nodes.go reads
 // nodes, node_update.go, node_remove.go, node_join.go and node_leave.go
 // change them; clusters.go reads clusters, cluster_add.go, cluster_init.go,

@@ -81,7 +81,11 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		}
 		if ctx.Err() != nil {
 			// The caller went away (or lost its lock): that says nothing
-			// about the manager, which must not be marked down for it.
+			// about the manager, which must not be marked down for it. A
+			// write that was sent may have been made all the same.
+			if kind == write && classify(err, timedOut, kind) != notSent {
+				return ep, maybeApplied(ctx.Err(), "the request ended while the engine at %s was making the change; it may have been made", ep)
+			}
 			return "", ctx.Err()
 		}
 		failure := classify(err, timedOut, kind)

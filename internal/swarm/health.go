@@ -97,6 +97,12 @@ func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 	}
 	wg.Wait()
 	pcancel()
+	if ctx.Err() != nil {
+		// The caller went away: the pings say nothing of the managers.
+		h.Status = Unreachable
+		h.Problems = append(h.Problems, "the health check was cancelled")
+		return h
+	}
 	reachable := 0
 	for _, e := range h.Endpoints {
 		if e.Reachable {

@@ -69,12 +69,14 @@ func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOption
 		if err != nil {
 			return err
 		}
+		// The names first: once the stream is open, nothing may fail
+		// before it has a reader.
+		names := &logNames{api: api, service: s, tasks: map[string]string{}, nodes: map[string]string{}, missed: map[string]bool{}}
+		names.list(ctx)
 		rc, err := api.ServiceLogs(ctx, s.ID, lo)
 		if err != nil {
 			return err
 		}
-		names := &logNames{api: api, service: s, tasks: map[string]string{}, nodes: map[string]string{}}
-		names.list(ctx)
 		if cs := s.Spec.TaskTemplate.ContainerSpec; cs == nil || !cs.TTY {
 			rc = demux(rc) // a TTY's output comes unframed
 		}

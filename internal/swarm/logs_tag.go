@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -19,13 +18,16 @@ import (
 // service logs does: "web.2@node-1". It lists the service's tasks and the
 // nodes once, and again (at most once a second) when a line names a task
 // or node it does not know yet (a task started while following).
+//
+// One stream's pump goroutine alone uses it (after list, before the pump
+// starts), so it needs no lock.
 type logNames struct {
 	api     Engine
 	service swarm.Service
 
-	mu      sync.Mutex
 	tasks   map[string]string // task ID -> "web.2"
 	nodes   map[string]string // node ID -> hostname
+	missed  map[string]bool   // IDs listed again and still unknown: not again
 	listed  time.Time
 	relists int
 }
@@ -70,17 +72,20 @@ func (n *logNames) tag(ctx context.Context, details string) string {
 			}
 		}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	task, okT := n.tasks[taskID]
 	node, okN := n.nodes[nodeID]
-	if (!okT || !okN) && time.Since(n.listed) > time.Second && n.relists < maxRelists {
+	unknown := (!okT && !n.missed[taskID]) || (!okN && !n.missed[nodeID])
+	if unknown && time.Since(n.listed) > time.Second && n.relists < maxRelists && ctx.Err() == nil {
 		n.relists++
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		n.list(lctx)
 		cancel()
-		task, okT = n.tasks[taskID]
-		node, okN = n.nodes[nodeID]
+		if task, okT = n.tasks[taskID]; !okT {
+			n.missed[taskID] = true // a pruned task: its lines keep their ID
+		}
+		if node, okN = n.nodes[nodeID]; !okN {
+			n.missed[nodeID] = true
+		}
 	}
 	if !okT {
 		task = n.service.Spec.Name + "." + taskID[:min(len(taskID), 12)]
@@ -94,8 +99,10 @@ func (n *logNames) tag(ctx context.Context, details string) string {
 // tagLines rewrites the engine's lines "[timestamp ]details message" into
 // "[timestamp ]web.2@node-1 | message".
 func tagLines(ctx context.Context, rc io.ReadCloser, names *logNames, timestamps bool) io.ReadCloser {
+	ctx, cancel := context.WithCancel(ctx) // ends the lookups when the reader closes
 	pr, pw := io.Pipe()
 	go func() {
+		defer cancel()
 		defer rc.Close()
 		br := bufio.NewReaderSize(rc, 64<<10)
 		for {
@@ -111,8 +118,13 @@ func tagLines(ctx context.Context, rc io.ReadCloser, names *logNames, timestamps
 			}
 		}
 	}()
-	return &demuxed{PipeReader: pr, src: rc}
+	return &demuxed{PipeReader: pr, src: closer(func() error { cancel(); return rc.Close() })}
 }
+
+// closer is a func as an io.Closer.
+type closer func() error
+
+func (c closer) Close() error { return c() }
 
 func tagLine(ctx context.Context, line []byte, names *logNames, timestamps bool) []byte {
 	var ts []byte

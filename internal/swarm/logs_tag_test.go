@@ -15,6 +15,7 @@ func TestTagLines(t *testing.T) {
 		service: swarm.Service{ID: "svc1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web"}}},
 		tasks:   map[string]string{"task1": "web.2"},
 		nodes:   map[string]string{"node1": "n1"},
+		missed:  map[string]bool{},
 		listed:  time.Now(), relists: maxRelists, // no engine to ask
 	}
 	const d1 = "com.docker.swarm.node.id=node1,com.docker.swarm.service.id=svc1,com.docker.swarm.task.id=task1"

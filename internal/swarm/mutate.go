@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 
+	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/store"
 )
@@ -63,7 +64,8 @@ type mutation struct {
 	reread step
 	// rereadFailed answers for a reread that failed after the write was
 	// made (a change that is made must not be answered as failed); nil:
-	// the reread's error is the answer.
+	// the answer says the change was made and could not be read back,
+	// marked maybe applied so that a retry does not make it again.
 	rereadFailed func(error) error
 }
 
@@ -145,7 +147,7 @@ func (f *Fleet) underLock(ctx context.Context, c store.Cluster, m mutation, o *r
 		if m.rereadFailed != nil {
 			return m.rereadFailed(err)
 		}
-		return err
+		return errs.MaybeApplied(err, "%s was made, but reading it back failed (%s); read it again rather than repeating the change", m.action, publicMessage(err))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -32,12 +33,20 @@ type Overview struct {
 type overviews struct {
 	mu   sync.Mutex
 	last map[string]Overview
+	// probed is when the last fresh round ended: rounds asked for within
+	// freshFor of it (many open fleet pages) answer its results.
+	probed time.Time
 }
 
+// freshFor is how long a fresh round's results count as fresh.
+const freshFor = 5 * time.Second
+
 // Overviews answers every registered cluster at a glance, problems
-// first. fresh probes every cluster concurrently (bounded by the engine
-// timeout) and remembers the results; otherwise the last known results
-// are answered without any engine call, Known false where there are none.
+// first. fresh probes every cluster concurrently (each a health probe
+// bounded by the engine timeout, then one count through a manager that
+// answered) and remembers the results; otherwise, and for a fresh round
+// asked for within freshFor of the last, the last known results are
+// answered without any engine call, Known false where there are none.
 func (f *Fleet) Overviews(ctx context.Context, fresh bool) ([]Overview, error) {
 	all, err := f.store.ListClusters(ctx)
 	if err != nil {
@@ -47,6 +56,11 @@ func (f *Fleet) Overviews(ctx context.Context, fresh bool) ([]Overview, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.known.mu.Lock()
+	if fresh && time.Since(f.known.probed) < freshFor {
+		fresh = false
+	}
+	f.known.mu.Unlock()
 	out := make([]Overview, len(all))
 	var wg sync.WaitGroup
 	for i, c := range all {
@@ -55,7 +69,7 @@ func (f *Fleet) Overviews(ctx context.Context, fresh bool) ([]Overview, error) {
 			f.known.mu.Lock()
 			o, ok := f.known.last[c.Name]
 			f.known.mu.Unlock()
-			if !ok {
+			if !ok || o.Cluster.SwarmID != c.SwarmID { // none, or of a swarm since replaced
 				o = Overview{}
 			}
 			o.Cluster = view
@@ -71,8 +85,9 @@ func (f *Fleet) Overviews(ctx context.Context, fresh bool) ([]Overview, error) {
 		}()
 	}
 	wg.Wait()
-	if fresh {
+	if fresh && ctx.Err() == nil { // a cancelled round knows nothing
 		f.known.mu.Lock()
+		f.known.probed = time.Now()
 		if f.known.last == nil {
 			f.known.last = map[string]Overview{}
 		}

@@ -30,6 +30,17 @@ type Task struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
+// Current reports whether the task is part of what its service runs now:
+// swarm still wants it (its desired state is not shutdown, remove or
+// orphaned). The others are history, which docker service ps also lists.
+func (t Task) Current() bool {
+	switch swarm.TaskState(t.DesiredState) {
+	case swarm.TaskStateShutdown, swarm.TaskStateRemove, swarm.TaskStateOrphaned:
+		return false
+	}
+	return true
+}
+
 // TaskFilter selects tasks. Service and Node accept an ID, a unique ID
 // prefix or a name (a node's hostname); State is a task state such as
 // running.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/swarmops/swarmops/internal/errs"
 )
@@ -72,8 +73,13 @@ func formText(c *fiber.Ctx, name string) string {
 // file was chosen; a file over limit bytes is invalid input in field.
 func uploaded(c *fiber.Ctx, name, field string, limit int64) ([]byte, error) {
 	fh, err := c.FormFile(name)
-	if err != nil || fh.Size == 0 {
+	switch {
+	case errors.Is(err, fasthttp.ErrMissingFile), errors.Is(err, fasthttp.ErrNoMultipartForm):
 		return nil, nil // no file: the text field counts
+	case err != nil:
+		return nil, errs.Invalid(field, "the upload could not be read (%v); choose the file again", err)
+	case fh.Size == 0:
+		return nil, nil
 	}
 	if fh.Size > limit {
 		return nil, errs.Invalid(field, "the file %q has %d bytes; at most %d KiB are taken", fh.Filename, fh.Size, limit>>10)

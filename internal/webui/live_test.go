@@ -90,9 +90,17 @@ func TestLive_FourTabs(t *testing.T) {
 	for _, w := range wins {
 		w.waitText(row, "1/1", 60*time.Second)
 	}
+	// A table sorted by the user stays sorted, with its sort buttons,
+	// through live updates.
+	first.run("sort by name", chromedp.Click(`th[data-sort] button.sort`, chromedp.ByQuery))
 	admin.MustDo(http.MethodPost, api+"/"+svc.ID+"/scale", map[string]any{"replicas": 2}, nil, 200)
 	for _, w := range wins {
 		w.waitText(row, "2/2", 60*time.Second)
+	}
+	var sorted bool
+	first.eval(`!!document.querySelector('th[aria-sort] button.sort')`, &sorted)
+	if !sorted {
+		t.Errorf("a live update lost the table's sort order or its sort buttons")
 	}
 	// With four streams open, a window still loads other pages.
 	other := wins[3].newWindow()
@@ -126,4 +134,46 @@ func TestLive_FourTabs(t *testing.T) {
 		}
 		w.clean(fmt.Sprintf("window %d", i))
 	}
+}
+
+// TestLive_ConfirmSurvivesUpdates: a confirmation left open while the
+// page's live regions change still sends its form: the service is gone.
+func TestLive_ConfirmSurvivesUpdates(t *testing.T) {
+	sw := testenv.SharedSwarm(t)
+	in, b := startUI(t)
+	admin := in.Admin(t)
+	const cluster = "live-confirm"
+	admin.MustDo(http.MethodPost, "/api/v1/clusters", map[string]any{"name": cluster, "endpoint": sw.Managers[0].Endpoint}, nil, 201)
+	api := "/api/v1/clusters/" + cluster + "/services"
+	var svc struct{ ID string }
+	admin.MustDo(http.MethodPost, api, map[string]any{"name": "live-confirm-web", "image": testenv.HelloImage1, "replicas": 1}, &svc, 201)
+	t.Cleanup(func() { admin.Do(http.MethodDelete, api+"/"+svc.ID, nil, nil) })
+
+	b.open("/c/" + cluster + "/services/" + svc.ID)
+	b.waitText("#svc-title", "1/1", 60*time.Second)
+	b.waitJS("the page's event stream", `window.SwarmOps.live.connected()`, 20*time.Second)
+	b.run("ask to delete", chromedp.Click(`#svc-title form[action$="/delete"] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#confirm-dialog`, chromedp.ByQuery))
+	// The title region changes while the dialog is open.
+	admin.MustDo(http.MethodPost, api+"/"+svc.ID+"/scale", map[string]any{"replicas": 2}, nil, 200)
+	testenv.Poll(t, 60*time.Second, "the service's tasks to change while the dialog is open", func() error {
+		var d struct {
+			Summary struct {
+				Replicas struct{ Running int }
+			}
+		}
+		admin.MustDo(http.MethodGet, api+"/"+svc.ID, nil, &d, 200)
+		if d.Summary.Replicas.Running != 2 {
+			return fmt.Errorf("%d running", d.Summary.Replicas.Running)
+		}
+		return nil
+	})
+	b.run("confirm", chromedp.Click(`#confirm-dialog [data-dialog-ok]`, chromedp.ByQuery))
+	testenv.Poll(t, 30*time.Second, "the service deleted", func() error {
+		if st, _ := admin.Do(http.MethodGet, api+"/"+svc.ID, nil, nil); st != 404 {
+			return fmt.Errorf("GET answers %d", st)
+		}
+		return nil
+	})
+	b.clean("the service page")
 }

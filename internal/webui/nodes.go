@@ -56,7 +56,10 @@ func (u *UI) nodeLeave(c *fiber.Ctx) error {
 	cluster := c.Params("cluster")
 	t, err := bindTLS(c)
 	lf := leaveForm{Endpoint: strings.TrimSpace(c.FormValue("endpoint")), Force: c.FormValue("force") != "",
-		Remove: c.FormValue("remove") != "", CA: c.FormValue("tls_ca"), Cert: c.FormValue("tls_cert")}
+		Remove: c.FormValue("remove") != ""}
+	if t != nil { // shown back as text, whether typed or uploaded; never the key
+		lf.CA, lf.Cert = t.CA, t.Cert
+	}
 	var left swarm.LeftNode
 	if err == nil {
 		left, err = u.Fleet.LeaveNode(ctx(c), cluster, swarm.NodeLeave{Endpoint: lf.Endpoint, TLS: t, Force: lf.Force, Remove: lf.Remove})
@@ -104,7 +107,10 @@ func (u *UI) nodeJoin(c *fiber.Ctx) error {
 	cluster := c.Params("cluster")
 	t, err := bindTLS(c)
 	f := joinForm{Endpoint: strings.TrimSpace(c.FormValue("endpoint")), Role: c.FormValue("role"),
-		AdvertiseAddr: strings.TrimSpace(c.FormValue("advertise_addr")), CA: c.FormValue("tls_ca"), Cert: c.FormValue("tls_cert")}
+		AdvertiseAddr: strings.TrimSpace(c.FormValue("advertise_addr"))}
+	if t != nil { // shown back as text, whether typed or uploaded; never the key
+		f.CA, f.Cert = t.CA, t.Cert
+	}
 	var n swarm.NodeSummary
 	if err == nil {
 		n, err = u.Fleet.JoinNode(ctx(c), cluster, swarm.NodeJoin{Endpoint: f.Endpoint, TLS: t, Role: f.Role, AdvertiseAddr: f.AdvertiseAddr})
@@ -231,7 +237,7 @@ func nodePath(cluster, id string) string {
 func currentTasks(ts []swarm.Task) []swarm.Task {
 	out := make([]swarm.Task, 0, len(ts))
 	for _, t := range ts {
-		if t.DesiredState == "running" || t.DesiredState == "ready" || t.DesiredState == "accepted" || t.State == "running" {
+		if t.Current() {
 			out = append(out, t)
 		}
 	}

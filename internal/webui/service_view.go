@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-
 	"github.com/swarmops/swarmops/internal/errs"
 	sw "github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/swarm/form"
@@ -121,12 +119,7 @@ func taskViews(tasks []sw.Task, all bool) (rows []taskView, hidden int) {
 		return tasks[i].Slot < tasks[j].Slot
 	})
 	for _, t := range tasks {
-		var cur bool
-		switch swarm.TaskState(t.DesiredState) {
-		case swarm.TaskStateShutdown, swarm.TaskStateRemove, swarm.TaskStateOrphaned:
-		default:
-			cur = true
-		}
+		cur := t.Current()
 		if !cur && !all {
 			hidden++
 			continue
@@ -281,6 +274,12 @@ func logTail(ctx context.Context, fleet *sw.Fleet, cluster, id string) (lines []
 	}
 	if len(lines) > logTailLines {
 		lines = lines[len(lines)-logTailLines:]
+	}
+	if ctx.Err() != nil {
+		return lines, "the engine took longer than 4 s; these lines may not be the last ones"
+	}
+	if err := sc.Err(); err != nil {
+		return lines, "the log stream broke off: " + publicMessage(err)
 	}
 	return lines, ""
 }

@@ -229,8 +229,9 @@ func (u *UI) serviceUpdate(c *fiber.Ctx) error {
 	var version *uint64
 	if v := c.FormValue("version"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return errs.Invalid("version", "expected the version the form was read at")
+		if err != nil { // a tampered form: say so on it, keep what was typed
+			p.Errors = map[string]string{"": "the form's version is not a number; reload the service and edit again"}
+			return u.renderServiceForm(c, fiber.StatusBadRequest, p)
 		}
 		version, p.Version = &n, n
 	}

@@ -48,8 +48,16 @@
     dialog.querySelector("[data-dialog-ok]").addEventListener("click", () => {
       dialog.close();
       if (!pending) return;
-      const { form, submitter } = pending;
+      let { form, submitter } = pending;
       pending = null;
+      if (!form.isConnected) {
+        // A live update replaced it while the dialog was open: the same
+        // action's form is the one to send.
+        const again = document.querySelector('form[action="' + CSS.escape(form.getAttribute("action")) + '"]');
+        if (!again) return;
+        form = again;
+        submitter = undefined;
+      }
       form.dataset.confirmed = "1";
       if (typeof form.requestSubmit === "function") form.requestSubmit(submitter || undefined);
       else form.submit();
@@ -117,38 +125,44 @@
   }
 
   // ---- Sortable tables: th[data-sort] sorts by the cells' data-v or text ----
-  function setupSort() {
-    document.querySelectorAll("table[data-sortable]").forEach((table) => {
-      table.querySelectorAll("th[data-sort]").forEach((th, _) => {
-        const label = th.textContent;
-        const btn = document.createElement("button");
-        btn.type = "button";
-        btn.className = "sort";
-        btn.textContent = label;
-        th.textContent = "";
-        th.appendChild(btn);
-        btn.addEventListener("click", () => {
-          const idx = Array.prototype.indexOf.call(th.parentNode.children, th);
-          const dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
-          table.querySelectorAll("th[aria-sort]").forEach((o) => o.removeAttribute("aria-sort"));
-          th.setAttribute("aria-sort", dir);
-          const tbody = table.tBodies[0];
-          const rows = Array.from(tbody.rows);
-          const num = th.dataset.sort === "num";
-          const key = (r) => {
-            const cell = r.cells[idx];
-            const v = cell ? cell.dataset.v || cell.textContent.trim() : "";
-            return num ? parseFloat(v) || 0 : v.toLowerCase();
-          };
-          rows.sort((a, b) => {
-            const x = key(a), y = key(b);
-            const c = x < y ? -1 : x > y ? 1 : 0;
-            return dir === "ascending" ? c : -c;
-          });
-          rows.forEach((r) => tbody.appendChild(r));
-        });
+  function setupSort(root) {
+    (root || document).querySelectorAll("table[data-sortable] th[data-sort]").forEach((th) => {
+      if (th.querySelector("button.sort")) return;
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "sort";
+      btn.textContent = th.textContent;
+      th.textContent = "";
+      th.appendChild(btn);
+      btn.addEventListener("click", () => {
+        const dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+        th.closest("table").querySelectorAll("th[aria-sort]").forEach((o) => o.removeAttribute("aria-sort"));
+        th.setAttribute("aria-sort", dir);
+        sortTable(th.closest("table"));
       });
     });
+  }
+
+  // sortTable orders a table's rows by its th[aria-sort], if any.
+  function sortTable(table) {
+    const th = table.querySelector("th[aria-sort]");
+    if (!th || !table.tBodies[0]) return;
+    const idx = Array.prototype.indexOf.call(th.parentNode.children, th);
+    const dir = th.getAttribute("aria-sort");
+    const num = th.dataset.sort === "num";
+    const key = (r) => {
+      const cell = r.cells[idx];
+      const v = cell ? cell.dataset.v || cell.textContent.trim() : "";
+      return num ? parseFloat(v) || 0 : v.toLowerCase();
+    };
+    const tbody = table.tBodies[0];
+    Array.from(tbody.rows)
+      .sort((a, b) => {
+        const x = key(a), y = key(b);
+        const c = x < y ? -1 : x > y ? 1 : 0;
+        return dir === "ascending" ? c : -c;
+      })
+      .forEach((r) => tbody.appendChild(r));
   }
 
   // ---- Live updates ----
@@ -164,6 +178,7 @@
     inflight: false,
     again: false,
     broken: false,
+    backoff: 5000,
   };
 
   function liveURL() {
@@ -214,45 +229,81 @@
   SwarmOps.refresh = refresh;
 
   function applyRegions(doc) {
+    const dialog = document.getElementById("confirm-dialog");
+    if (dialog && dialog.open) {
+      // Never pull a form away from under its confirmation: try again
+      // when the dialog closes.
+      dialog.addEventListener("close", () => refreshSoon(0), { once: true });
+      return;
+    }
     document.querySelectorAll("[data-live-region]").forEach((cur) => {
       const next = doc.getElementById(cur.id);
       if (!next) return;
-      if (cur.contains(document.activeElement) && document.activeElement !== document.body &&
-          (document.activeElement.tagName === "INPUT" || document.activeElement.tagName === "TEXTAREA" ||
-           document.activeElement.tagName === "SELECT")) {
+      const active = document.activeElement;
+      if (active && cur.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName)) {
         return; // never pull a field away from someone typing in it
       }
       const curBody = cur.querySelector("tbody");
       const nextBody = next.querySelector("tbody");
       if (curBody && nextBody && shell(cur) === shell(next)) {
         swapRows(curBody, nextBody);
-      } else if (cur.innerHTML !== next.innerHTML) {
+        const table = curBody.closest("table");
+        if (table) sortTable(table);
+      } else if (shell(cur) !== shell(next)) {
+        const sorted = cur.querySelector("th[aria-sort]");
+        const sortCol = sorted ? sorted.textContent : null;
+        const sortDir = sorted ? sorted.getAttribute("aria-sort") : null;
         cur.innerHTML = next.innerHTML;
-        cur.classList.add("changed");
-        setTimeout(() => cur.classList.remove("changed"), 2000);
+        setupSort(cur);
+        if (sortCol) {
+          cur.querySelectorAll("th[data-sort]").forEach((th) => {
+            if (th.textContent === sortCol) {
+              th.setAttribute("aria-sort", sortDir);
+              sortTable(th.closest("table"));
+            }
+          });
+        }
+        flash(cur);
       }
     });
   }
 
-  // shell is a region's HTML without its table rows.
+  function flash(el) {
+    el.classList.add("changed");
+    setTimeout(() => el.classList.remove("changed"), 2000);
+  }
+
+  // shell is a region's HTML as the server wrote it, without its table
+  // rows: the sort buttons and marks this script added are taken out.
   function shell(el) {
     const c = el.cloneNode(true);
     c.querySelectorAll("tbody").forEach((b) => (b.innerHTML = ""));
+    c.querySelectorAll("th button.sort").forEach((btn) => btn.replaceWith(btn.textContent));
+    c.querySelectorAll("th[aria-sort]").forEach((th) => th.removeAttribute("aria-sort"));
+    c.querySelectorAll(".changed").forEach((e) => e.classList.remove("changed"));
+    c.classList.remove("changed");
     return c.innerHTML;
   }
 
+  // served keeps the HTML each row had from the server, so a row marked
+  // as changed (for two seconds) still compares equal to itself.
+  const served = new WeakMap();
+
   function swapRows(curBody, nextBody) {
     const old = new Map();
-    Array.from(curBody.rows).forEach((r) => old.set(r.id, r));
+    Array.from(curBody.rows).forEach((r) => {
+      if (!served.has(r)) served.set(r, r.outerHTML);
+      old.set(r.id, r);
+    });
     const wanted = [];
     Array.from(nextBody.rows).forEach((n) => {
       const o = n.id ? old.get(n.id) : null;
-      if (o && o.outerHTML === n.outerHTML) {
+      if (o && served.get(o) === n.outerHTML) {
         wanted.push(o);
       } else {
         const imported = document.importNode(n, true);
-        imported.classList.add("changed");
-        setTimeout(() => imported.classList.remove("changed"), 2000);
+        served.set(imported, n.outerHTML);
+        flash(imported);
         wanted.push(imported);
       }
     });
@@ -267,10 +318,12 @@
 
   function connect() {
     const url = document.body.dataset.live;
-    if (!url || live.source || live.paused > 0 || document.hidden) return;
+    if (!url || !document.querySelector("[data-live-region]")) return; // nothing on the page follows
+    if (live.source || live.paused > 0 || document.hidden) return;
     const es = new EventSource(url, { withCredentials: true });
     live.source = es;
     es.onopen = () => {
+      live.backoff = 5000;
       if (live.broken) {
         live.broken = false;
         note("Live updates reconnected.", false);
@@ -285,9 +338,11 @@
       live.broken = true;
       note("Live updates lost; reconnecting…", true);
       if (es.readyState === EventSource.CLOSED) {
-        // The server refused (e.g. the session ended): try again later.
+        // The server refused (the session ended, the instance is
+        // stopping): try again later, less and less often.
         disconnect();
-        setTimeout(connect, 5000);
+        setTimeout(connect, live.backoff);
+        live.backoff = Math.min(live.backoff * 2, 60000);
       }
     };
   }
@@ -320,6 +375,7 @@
   };
 
   function setupLive() {
+    if (!document.querySelector("[data-live-region]")) return;
     const every = parseInt(document.body.dataset.refresh || "0", 10);
     if (every > 0) {
       // Pages without an event stream (the fleet) poll; the first poll
