@@ -150,6 +150,18 @@ type clusterDetailPage struct {
 // clusterDetail shows a registration with its health, probed now; the
 // health part refreshes itself every 15 s (the join tokens are not read
 // again for that).
+// joinCommand is one role's join token, as the page shows it.
+type joinCommand struct{ Role, Token, Addr string }
+
+// JoinCommands are the worker's and the manager's join tokens, in that
+// order; none without tokens.
+func (p clusterDetailPage) JoinCommands() []joinCommand {
+	if p.Tokens == nil {
+		return nil
+	}
+	return []joinCommand{{"worker", p.Tokens.Worker, p.Tokens.ManagerAddr}, {"manager", p.Tokens.Manager, p.Tokens.ManagerAddr}}
+}
+
 func (u *UI) clusterDetail(c *fiber.Ctx) error {
 	name := c.Params("cluster")
 	b, err := u.base(c, name, "clusters", name)
@@ -192,21 +204,15 @@ type clusterEditPage struct {
 }
 
 func (u *UI) clusterEdit(c *fiber.Ctx) error {
-	v, err := u.registration(c, c.Params("cluster"))
+	name := c.Params("cluster")
+	b, err := u.base(c, "Edit "+name, "clusters", name)
 	if err != nil {
 		return err
 	}
+	v := b.selected
 	eps := strings.Join(v.Endpoints, "\n")
 	f := clusterEditForm{Endpoints: eps, EndpointsWas: eps, Labels: labelText(v.Labels), Default: v.Default}
-	return u.renderClusterEdit(c, fiber.StatusOK, v, f, nil)
-}
-
-func (u *UI) renderClusterEdit(c *fiber.Ctx, status int, v swarm.ClusterView, f clusterEditForm, problems map[string]string) error {
-	b, err := u.base(c, "Edit "+v.Name, "clusters", v.Name)
-	if err != nil {
-		return err
-	}
-	return u.tpl.render(c, status, "clusters_edit", clusterEditPage{Base: b, View: v, Form: f, Errors: problems})
+	return u.tpl.render(c, fiber.StatusOK, "clusters_edit", clusterEditPage{Base: b, View: v, Form: f})
 }
 
 func (u *UI) clusterUpdate(c *fiber.Ctx) error {
@@ -224,11 +230,11 @@ func (u *UI) clusterUpdate(c *fiber.Ctx) error {
 	if msg, probed := problems["endpoint"]; probed { // an endpoint that did not answer as a manager
 		problems = map[string]string{"endpoints": msg}
 	}
-	v, verr := u.registration(c, name)
-	if verr != nil {
-		return verr
+	b, berr := u.base(c, "Edit "+name, "clusters", name)
+	if berr != nil {
+		return berr
 	}
-	return u.renderClusterEdit(c, status, v, f, problems)
+	return u.tpl.render(c, status, "clusters_edit", clusterEditPage{Base: b, View: b.selected, Form: f, Errors: problems})
 }
 
 // bindClusterChange reads the edit form. Endpoints are sent only when
@@ -285,20 +291,6 @@ func (u *UI) clusterRotateToken(c *fiber.Ctx) error {
 	}
 	return redirect(c, "/clusters/"+url.PathEscape(name)+"#join-tokens", "ok",
 		"Rotated the %s join token of %s: the old one no longer joins nodes.", role, name)
-}
-
-// registration answers cluster name as registered, without probing it.
-func (u *UI) registration(c *fiber.Ctx, name string) (swarm.ClusterView, error) {
-	views, err := u.Fleet.ListClusters(ctx(c), swarm.Filter{Q: name}, false)
-	if err != nil {
-		return swarm.ClusterView{}, err
-	}
-	for _, v := range views {
-		if v.Name == name {
-			return v, nil
-		}
-	}
-	return swarm.ClusterView{}, errs.NotFound("cluster %q is not registered", name)
 }
 
 // maxPEM bounds one uploaded or pasted PEM file.

@@ -107,6 +107,9 @@ func funcs(a *assets, now func() time.Time) template.FuncMap {
 		"tls": func(errors map[string]string, ca, cert string, keyGiven bool, mode string) tlsInputs {
 			return tlsInputs{Errors: errors, CA: ca, Cert: cert, KeyGiven: keyGiven, Mode: mode}
 		},
+		"deleterow": func(csrf, action, kind, name, note string) deleteRow {
+			return deleteRow{CSRF: csrf, Action: action, Kind: kind, Name: name, Note: note}
+		},
 		"pem": func(t tlsInputs, part, label, file, value string) pemView {
 			return pemView{Part: part, Label: label, File: file, Value: value, KeyGiven: t.KeyGiven, Error: t.Errors["tls."+part]}
 		},
@@ -139,3 +142,6 @@ type navLink struct {
 }
 
 type emptyState struct{ Title, Text string }
+
+// deleteRow is a row's delete button (the deleterow partial).
+type deleteRow struct{ CSRF, Action, Kind, Name, Note string }

@@ -90,20 +90,6 @@ func serviceRows(list []sw.ServiceSummary) []serviceRow {
 	return rows
 }
 
-// stacksOf answers the stacks the services belong to, sorted.
-func stacksOf(list []sw.ServiceSummary) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range list {
-		if s.Stack != "" && !seen[s.Stack] {
-			seen[s.Stack] = true
-			out = append(out, s.Stack)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // taskView is a row of a service's tasks.
 type taskView struct {
 	sw.Task

@@ -36,11 +36,14 @@ func (u *UI) serviceList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := serviceListPage{Base: b, Total: len(all), Q: strings.TrimSpace(c.Query("q")), Stack: c.Query("stack"), Stacks: stacksOf(all)}
-	flt := sw.Filter{Q: p.Q}
+	p := serviceListPage{Base: b, Total: len(all), Q: strings.TrimSpace(c.Query("q")), Stack: c.Query("stack")}
+	for _, st := range sw.StacksOf(all) {
+		p.Stacks = append(p.Stacks, st.Name)
+	}
+	flt := sw.ServiceFilter{Filter: sw.Filter{Q: p.Q}, Stack: p.Stack}
 	var shown []sw.ServiceSummary
 	for _, s := range all {
-		if flt.Match(s.Name, s.Labels) && (p.Stack == "" || s.Stack == p.Stack) {
+		if flt.Selects(s) {
 			shown = append(shown, s)
 		}
 	}

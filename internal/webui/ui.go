@@ -117,6 +117,9 @@ type Base struct {
 	Refresh int
 	// LiveURL is what live updates fetch ("" for the page's own URL).
 	LiveURL string
+	// selected is the selected cluster's registration, read with the
+	// switcher's list: pages about the registration need no second read.
+	selected swarm.ClusterView
 }
 
 // Can reports whether the user's role holds the permission named perm
@@ -152,7 +155,7 @@ func (u *UI) base(c *fiber.Ctx, title, nav, cluster string) (Base, error) {
 		ref := clusterRef(cl.Name, cl.Labels)
 		b.Clusters = append(b.Clusters, ref)
 		if cl.Name == cluster {
-			b.Cluster = &ref
+			b.Cluster, b.selected = &ref, cl
 		}
 	}
 	if cluster != "" {

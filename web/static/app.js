@@ -263,7 +263,8 @@
             }
           });
         }
-        flash(cur);
+        // No flash here: a region re-drawn whole (its relative times
+        // moved on) would blink every refresh; rows flash one by one.
       }
     });
   }
