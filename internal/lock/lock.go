@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // Locker hands out exclusive leases on keys.
@@ -22,8 +23,32 @@ type Lease interface {
 	Lost() <-chan struct{}
 }
 
+// WithWait makes Acquire under ctx wait up to d for a taken key instead of
+// the locker's own wait: a stack deploy that asked to wait for convergence
+// also waits that long for a deploy of the same stack before it.
+func WithWait(ctx context.Context, d time.Duration) context.Context {
+	if d <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, waitKey{}, d)
+}
+
+type waitKey struct{}
+
+// WaitOf answers the wait WithWait set on ctx, else def.
+func WaitOf(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Value(waitKey{}).(time.Duration); ok {
+		return d
+	}
+	return def
+}
+
+// StackKey is the key of a stack's deploys, rollbacks and removal. It is
+// always taken before the locks of the stack's services.
+func StackKey(cluster, stack string) string { return ObjectKey(cluster, "stack", stack) }
+
 // ClusterKey is the key of cluster-wide operations (init, refresh, token
-// rotation, stack deploy and remove, node join and leave).
+// rotation, node join and leave).
 func ClusterKey(cluster string) string { return "cluster:" + cluster }
 
 // RegistrationKey serializes registering swarms, so that one swarm is

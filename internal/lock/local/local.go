@@ -44,7 +44,7 @@ func (l *Locker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 		return &lease{l: l, key: key, s: s}, nil
 	default:
 	}
-	timer := time.NewTimer(l.wait)
+	timer := time.NewTimer(lock.WaitOf(ctx, l.wait))
 	defer timer.Stop()
 	select {
 	case s.held <- struct{}{}:

@@ -31,6 +31,7 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker) {
 	}{
 		{"Exclusive", testExclusive},
 		{"TimesOut", testTimesOut},
+		{"WaitOfTheCall", testWaitOfTheCall},
 		{"ReleaseFrees", testReleaseFrees},
 		{"ContextEndsWait", testContextEndsWait},
 		{"KeysIndependent", testKeysIndependent},
@@ -91,6 +92,25 @@ func testTimesOut(t *testing.T, l lock.Locker) {
 	if pub, ok := errs.Public(err); !ok || pub.RetryAfter <= 0 {
 		t.Errorf("Acquire of a held key: %#v, want an *errs.Error with a RetryAfter", err)
 	}
+}
+
+// testWaitOfTheCall: a wait set with lock.WithWait replaces the locker's:
+// a holder that releases after the locker's own wait, but within the
+// call's, is waited for.
+func testWaitOfTheCall(t *testing.T, l lock.Locker) {
+	lease := acquire(t, l, "call-wait")
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(2 * Wait)
+		release(t, lease)
+	}()
+	got, err := l.Acquire(lock.WithWait(t.Context(), 10*Wait), "call-wait")
+	if err != nil {
+		t.Fatalf("Acquire with a wait of %v while the holder releases after %v: %v", 10*Wait, 2*Wait, err)
+	}
+	<-released
+	release(t, got)
 }
 
 func testReleaseFrees(t *testing.T, l lock.Locker) {

@@ -56,7 +56,7 @@ func New(client goredis.UniversalClient, opts Options) *Locker {
 // ctx's end. Redis failing is errs.ErrUnavailable at once, not a wait.
 func (l *Locker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 	m := l.rs.NewMutex(l.opts.Prefix+key, redsync.WithExpiry(l.opts.TTL), redsync.WithTries(1))
-	deadline := time.Now().Add(l.opts.Wait)
+	deadline := time.Now().Add(lock.WaitOf(ctx, l.opts.Wait))
 	for {
 		err := m.TryLockContext(ctx)
 		if err == nil {
