@@ -36,6 +36,9 @@ type Config struct {
 	AuditCap       int
 	LogLevel       string
 	LogFormat      string
+	// SecretKey is SWARMOPS_SECRET_KEY as given (base64); internal/seal
+	// decodes it. Empty: a key file in local mode, none in redis mode.
+	SecretKey string
 }
 
 // Env is where Load reads variables and files; os.Getenv and os.ReadFile in

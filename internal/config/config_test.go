@@ -147,3 +147,55 @@ func TestLoad_BadRedisURLHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_SecretKey(t *testing.T) {
+	const key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=" // 32 bytes
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		files map[string]string
+		want  string
+	}{
+		{"variable", map[string]string{"SWARMOPS_SECRET_KEY": key}, nil, key},
+		{"unpadded", map[string]string{"SWARMOPS_SECRET_KEY": strings.TrimRight(key, "=")}, nil, strings.TrimRight(key, "=")},
+		{"file", map[string]string{"SWARMOPS_SECRET_KEY_FILE": "/run/secrets/key"}, map[string]string{"/run/secrets/key": key + "\n"}, key},
+		{"none", nil, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := Load(nil, testEnv(tc.vars, tc.files), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.SecretKey != tc.want {
+				t.Errorf("SecretKey = %q, want %q", got.SecretKey, tc.want)
+			}
+			s := got.String()
+			if tc.want != "" && (strings.Contains(s, tc.want) || !strings.Contains(s, "secret-key=<redacted>")) {
+				t.Errorf("String() must redact the key: %s", s)
+			}
+		})
+	}
+}
+
+func TestLoad_BadSecretKey(t *testing.T) {
+	for _, v := range []string{
+		"c2hvcnQta2V5LW9mLTE2Yg==",                         // 16 bytes
+		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==", // 34 bytes
+		"not base64 at all, but long enough to be a key!",
+		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80-", // URL alphabet
+	} {
+		_, _, err := Load([]string{"--secret-key", v}, testEnv(nil, nil), io.Discard)
+		var p Problems
+		if !errors.As(err, &p) || len(p) != 1 {
+			t.Errorf("--secret-key %q: %v, want one problem", v, err)
+			continue
+		}
+		if !strings.HasPrefix(p[0], "--secret-key=") || !strings.Contains(p[0], "expected 32 random bytes in base64, e.g. from `openssl rand -base64 32`") {
+			t.Errorf("--secret-key %q: problem %q", v, p[0])
+		}
+		if strings.Contains(p[0], v) {
+			t.Errorf("the problem shows the key: %s", p[0])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -163,6 +164,16 @@ var keys = []key{
 			return nil
 		},
 		get: func(c *Config) string { return strconv.Itoa(c.AuditCap) }},
+	{name: "secret-key", secret: true,
+		help: "key that encrypts secrets at rest (engine TLS keys, registry passwords, stack secret files) and keys idempotency fingerprints; the same on every instance",
+		set: func(c *Config, v string) error {
+			if v != "" && !isSecretKey(v) {
+				return errors.New("expected 32 random bytes in base64, e.g. from `openssl rand -base64 32`")
+			}
+			c.SecretKey = v
+			return nil
+		},
+		get: func(c *Config) string { return c.SecretKey }},
 	{name: "log-level", def: "info", help: "trace, debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			switch v {
@@ -182,6 +193,17 @@ var keys = []key{
 			return nil
 		},
 		get: func(c *Config) string { return c.LogFormat }},
+}
+
+// isSecretKey reports whether v is base64 (padded or not) of 32 bytes, as
+// internal/seal reads it; config checks the syntax early, seal decodes.
+func isSecretKey(v string) bool {
+	v = strings.TrimSpace(v)
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		key, err = base64.RawStdEncoding.DecodeString(v)
+	}
+	return err == nil && len(key) == 32
 }
 
 func splitList(v string) []string {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -16,6 +18,7 @@ type Store interface {
 	Audit
 	Throttle
 	Idempotency
+	StackRevisions
 
 	// Kind names the backend: "local" or "redis".
 	Kind() string
@@ -224,4 +227,68 @@ type Idempotency interface {
 	// AbortIdempotent forgets key, so a retry may act (the first attempt
 	// failed before acting).
 	AbortIdempotent(ctx context.Context, key string) error
+}
+
+// StackRevision is one successful deploy of a stack, as SwarmOps made it.
+// The store keeps it as given; Sealed data is sealed by the caller
+// (internal/seal), so the store never holds a secret file in the clear.
+type StackRevision struct {
+	Cluster string `json:"cluster"`
+	Stack   string `json:"stack"`
+	// Number is 1, 2, ... per (cluster, stack); AddStackRevision sets it.
+	Number  int               `json:"number"`
+	Time    time.Time         `json:"time"`
+	User    string            `json:"user"`
+	Compose string            `json:"compose"`
+	Env     map[string]string `json:"env,omitempty"`
+	// Files are the plain files (configs, env files) by their "./path".
+	Files map[string]string `json:"files,omitempty"`
+	// Sealed are the files used as secrets, by their "./path".
+	Sealed map[string]SealedFile `json:"sealed,omitempty"`
+	// Options are the deploy options (prune, resolve_image) as the domain
+	// encodes them; the store does not read them.
+	Options json.RawMessage `json:"options,omitempty"`
+	// Result is the deploy's answer as the domain encodes it.
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// SealedFile is a secret file of a stack revision: Data is sealed by
+// internal/seal, SHA256 (hex) is the plain content's, so a revision can
+// say which secret it used without opening it.
+type SealedFile struct {
+	Data   []byte `json:"data"`
+	SHA256 string `json:"sha256"`
+}
+
+// StackRevisionCap is the number of revisions kept per stack; the oldest
+// go first.
+const StackRevisionCap = 50
+
+// StackRevisions is the deploy history of stacks. Numbers count on after
+// older revisions are dropped and are never reused; a removed stack keeps
+// its history, so a later deploy continues its numbering.
+type StackRevisions interface {
+	// AddStackRevision stores r as the next revision of its stack,
+	// atomically (two instances adding at once get distinct numbers), and
+	// answers the number. Only the newest StackRevisionCap revisions of a
+	// stack are kept.
+	AddStackRevision(ctx context.Context, r StackRevision) (int, error)
+	// ListStackRevisions answers the stack's revisions newest first (at
+	// most StackRevisionCap), an empty list when it has none.
+	ListStackRevisions(ctx context.Context, cluster, stack string) ([]StackRevision, error)
+	// GetStackRevision answers one revision; errs.ErrNotFound when absent.
+	GetStackRevision(ctx context.Context, cluster, stack string, number int) (StackRevision, error)
+}
+
+// EncodeStackRevision answers r as the backends store it: JSON without
+// HTML escaping, so the compose text and the domain's raw JSON (compact)
+// come back byte for byte rather than with <, > and & as \u escapes.
+func EncodeStackRevision(r StackRevision) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

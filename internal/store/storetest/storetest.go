@@ -37,6 +37,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ThrottleWindow", testThrottleWindow},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"StackRevisions", testStackRevisions},
+		{"StackRevisionsRoundTrip", testStackRevisionsRoundTrip},
+		{"StackRevisionsCap", testStackRevisionsCap},
+		{"ConcurrentStackRevisions", testConcurrentStackRevisions},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
