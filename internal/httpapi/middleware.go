@@ -73,7 +73,7 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 	status := c.Response().StatusCode()
 	if (status >= 500 || status == fiber.StatusLocked || status == fiber.StatusTooManyRequests) && !errs.IsMaybeApplied(err) {
 		// Nothing (or not certainly anything) was done: let a retry act.
-		if err := a.replays.Abort(ctx, user, key); err != nil {
+		if err := a.replays.Abort(context.WithoutCancel(ctx), user, key); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotency key not released; it frees itself after 15m")
 		}
 		return nil
@@ -82,7 +82,7 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 		Status: status, ContentType: string(c.Response().Header.ContentType()),
 		Body: append([]byte(nil), c.Response().Body()...),
 	}
-	if err := a.replays.Finish(ctx, user, key, fp, ans); err != nil {
+	if err := a.replays.Finish(context.WithoutCancel(ctx), user, key, fp, ans); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotent answer not stored; a retry with this key answers 409 until the claim expires")
 	}
 	return nil

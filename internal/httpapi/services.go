@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,20 +22,57 @@ type serviceDetailDTO = swarm.ServiceDetail
 
 type changedDTO = swarm.Changed
 
-// servicePatch is the form plus the optional version it was read at.
+// serviceCreate is the service form plus how long to wait for the new
+// service to converge (the body's shape).
+type serviceCreate struct {
+	form.Service
+	Wait string `json:"wait,omitempty"`
+}
+
+// servicePatch is the form plus the optional version it was read at
+// (the body's shape).
 type servicePatch struct {
 	form.Service
 	Version *uint64 `json:"version,omitempty"`
+	Wait    string  `json:"wait,omitempty"`
 }
 
 type scaleReq struct {
 	Replicas *uint64 `json:"replicas"`
+	Wait     string  `json:"wait,omitempty"`
 }
 
 type imageReq struct {
 	Image        string `json:"image,omitempty"`
 	Tag          string `json:"tag,omitempty"`
 	ResolveImage bool   `json:"resolve_image,omitempty"`
+	Wait         string `json:"wait,omitempty"`
+}
+
+// waitReq is the optional body of a change that takes nothing else
+// (rollback, redeploy).
+type waitReq struct {
+	Wait string `json:"wait,omitempty"`
+}
+
+// bindWait reads the wait of a change whose body is optional: {"wait":"90s"}
+// or ?wait=90s (the body's wins).
+func bindWait(c *fiber.Ctx) (time.Duration, error) {
+	var req waitReq
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := httpx.BindJSON(c, &req); err != nil {
+			return 0, err
+		}
+	}
+	return waitOf(c, req.Wait)
+}
+
+// changed answers a service change made, after waiting for its
+// convergence when the request asked to (wait > 0); the answer then
+// carries the report.
+func (a *API) changed(c *fiber.Ctx, status int, out swarm.Changed, wait time.Duration) error {
+	out = a.Fleet.Await(c.UserContext(), c.Params("cluster"), out, wait)
+	return c.Status(status).JSON(out)
 }
 
 func (a *API) listServices(c *fiber.Ctx) error {
@@ -48,15 +88,19 @@ func (a *API) listServices(c *fiber.Ctx) error {
 }
 
 func (a *API) createService(c *fiber.Ctx) error {
-	var req form.Service
+	var req serviceCreate
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
-	out, err := a.Fleet.CreateService(c.UserContext(), c.Params("cluster"), req)
+	wait, err := waitOf(c, req.Wait)
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(out)
+	out, err := a.Fleet.CreateService(c.UserContext(), c.Params("cluster"), req.Service)
+	if err != nil {
+		return err
+	}
+	return a.changed(c, fiber.StatusCreated, out, wait)
 }
 
 func (a *API) getService(c *fiber.Ctx) error {
@@ -72,11 +116,15 @@ func (a *API) updateService(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
+	wait, err := waitOf(c, req.Wait)
+	if err != nil {
+		return err
+	}
 	out, err := a.Fleet.UpdateService(c.UserContext(), c.Params("cluster"), c.Params("id"), req.Service, req.Version)
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	return a.changed(c, fiber.StatusOK, out, wait)
 }
 
 func (a *API) scaleService(c *fiber.Ctx) error {
@@ -87,11 +135,15 @@ func (a *API) scaleService(c *fiber.Ctx) error {
 	if req.Replicas == nil {
 		return errs.Invalid("replicas", "required: the number of tasks to run, e.g. {\"replicas\": 3}")
 	}
+	wait, err := waitOf(c, req.Wait)
+	if err != nil {
+		return err
+	}
 	out, err := a.Fleet.ScaleService(c.UserContext(), c.Params("cluster"), c.Params("id"), *req.Replicas)
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	return a.changed(c, fiber.StatusOK, out, wait)
 }
 
 func (a *API) setServiceImage(c *fiber.Ctx) error {
@@ -99,27 +151,39 @@ func (a *API) setServiceImage(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
+	wait, err := waitOf(c, req.Wait)
+	if err != nil {
+		return err
+	}
 	out, err := a.Fleet.SetServiceImage(c.UserContext(), c.Params("cluster"), c.Params("id"), req.Image, req.Tag, req.ResolveImage)
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	return a.changed(c, fiber.StatusOK, out, wait)
 }
 
 func (a *API) rollbackService(c *fiber.Ctx) error {
+	wait, err := bindWait(c)
+	if err != nil {
+		return err
+	}
 	out, err := a.Fleet.RollbackService(c.UserContext(), c.Params("cluster"), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	return a.changed(c, fiber.StatusOK, out, wait)
 }
 
 func (a *API) redeployService(c *fiber.Ctx) error {
+	wait, err := bindWait(c)
+	if err != nil {
+		return err
+	}
 	out, err := a.Fleet.RedeployService(c.UserContext(), c.Params("cluster"), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	return a.changed(c, fiber.StatusOK, out, wait)
 }
 
 func (a *API) deleteService(c *fiber.Ctx) error {
@@ -130,22 +194,9 @@ func (a *API) deleteService(c *fiber.Ctx) error {
 }
 
 func (a *API) serviceLogs(c *fiber.Ctx) error {
-	o := swarm.LogOptions{Tail: c.Query("tail"), Since: c.Query("since")}
-	var err error
-	if o.Timestamps, err = queryBool(c, "timestamps"); err != nil {
-		return err
-	}
-	if o.Follow, err = queryBool(c, "follow"); err != nil {
-		return err
-	}
-	// Open the stream before answering, so a bad request or an unknown
-	// service is a proper error status rather than a broken stream. The
-	// stream outlives this handler: its context is not the request's.
-	rc, err := a.Fleet.ServiceLogs(context.WithoutCancel(c.UserContext()), c.Params("cluster"), c.Params("id"), o)
-	if err != nil {
-		return err
-	}
-	return httpx.StreamLines(c, a.stopping(), httpx.WantsSSE(c), rc)
+	return a.streamLogs(c, func(ctx context.Context, o swarm.LogOptions) (io.ReadCloser, error) {
+		return a.Fleet.ServiceLogs(ctx, c.Params("cluster"), c.Params("id"), o)
+	})
 }
 
 func (a *API) serviceNginx(c *fiber.Ctx) error {

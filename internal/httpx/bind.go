@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -46,7 +47,7 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		return errs.Invalid("body", "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonFieldPath(typ.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -78,4 +79,19 @@ func jsonTypeName(kind string) string {
 		return "a number"
 	}
 	return fmt.Sprintf("a %s", kind)
+}
+
+// jsonFieldPath drops from a decoding error's field path the Go names of
+// embedded structs, which encoding/json puts there ("Source.compose" ->
+// "compose"): clients know the JSON names only. Every JSON name of the
+// API is lower case; a capitalised map key (an env name) is dropped too,
+// leaving the map's field, which is still the field at fault.
+func jsonFieldPath(f string) string {
+	var out []string
+	for _, p := range strings.Split(f, ".") {
+		if p != "" && !unicode.IsUpper(rune(p[0])) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/swarmops/swarmops/internal/errs"
@@ -69,21 +70,27 @@ func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOption
 		if err != nil {
 			return err
 		}
-		// The names first: once the stream is open, nothing may fail
-		// before it has a reader.
-		names := &logNames{api: api, service: s, tasks: map[string]string{}, nodes: map[string]string{}, missed: map[string]bool{}}
-		names.list(ctx)
-		rc, err := api.ServiceLogs(ctx, s.ID, lo)
-		if err != nil {
-			return err
-		}
-		if cs := s.Spec.TaskTemplate.ContainerSpec; cs == nil || !cs.TTY {
-			rc = demux(rc) // a TTY's output comes unframed
-		}
-		out = tagLines(context.WithoutCancel(ctx), rc, names, lo.Timestamps)
-		return nil
+		out, err = openServiceLogs(ctx, api, s, lo)
+		return err
 	})
 	return out, err
+}
+
+// openServiceLogs opens the tagged log stream of the inspected service s
+// (ServiceLogs's lines). The stream lives as long as ctx or until closed.
+func openServiceLogs(ctx context.Context, api Engine, s swarm.Service, lo container.LogsOptions) (io.ReadCloser, error) {
+	// The names first: once the stream is open, nothing may fail before
+	// it has a reader.
+	names := &logNames{api: api, service: s, tasks: map[string]string{}, nodes: map[string]string{}, missed: map[string]bool{}}
+	names.list(ctx)
+	rc, err := api.ServiceLogs(ctx, s.ID, lo)
+	if err != nil {
+		return nil, err
+	}
+	if cs := s.Spec.TaskTemplate.ContainerSpec; cs == nil || !cs.TTY {
+		rc = demux(rc) // a TTY's output comes unframed
+	}
+	return tagLines(context.WithoutCancel(ctx), rc, names, lo.Timestamps), nil
 }
 
 // demux strips the engine's stream framing from rc.

@@ -144,6 +144,8 @@ type ServiceDetail struct {
 	Form form.Service `json:"form"`
 	// Service is the engine's own object.
 	Service swarm.Service `json:"service"`
+	// Convergence says how far the service has come to run its spec.
+	Convergence Convergence `json:"convergence"`
 }
 
 // inspectService finds a service by ID, unique ID prefix or name.
@@ -178,7 +180,11 @@ func (f *Fleet) GetService(ctx context.Context, cluster, id string) (ServiceDeta
 		if err != nil {
 			return err
 		}
-		d = ServiceDetail{Summary: summarize(s), Form: form.FromSpec(s.Spec, names), Service: s}
+		conv, err := convergenceOfServices(ctx, api, []swarm.Service{s})
+		if err != nil {
+			return err
+		}
+		d = ServiceDetail{Summary: summarize(s), Form: form.FromSpec(s.Spec, names), Service: s, Convergence: conv}
 		return nil
 	})
 	return d, err
@@ -236,6 +242,8 @@ type Changed struct {
 	Name     string   `json:"name"`
 	Version  uint64   `json:"version,omitempty"`
 	Warnings []string `json:"warnings"`
+	// Convergence is there when the change was made with a wait (Await).
+	Convergence *Convergence `json:"convergence,omitempty"`
 }
 
 func warnings(w []string) []string {
