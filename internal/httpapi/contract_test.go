@@ -52,6 +52,16 @@ var contractRoles = map[string]string{
 	"GET /api/v1/clusters/:cluster/services/:id/nginx":     "viewer",
 	"GET /api/v1/clusters/:cluster/events":                 "viewer",
 
+	"GET /api/v1/clusters/:cluster/stacks":                         "viewer",
+	"POST /api/v1/clusters/:cluster/stacks":                        "operator",
+	"GET /api/v1/clusters/:cluster/stacks/:name":                   "viewer",
+	"DELETE /api/v1/clusters/:cluster/stacks/:name":                "operator",
+	"GET /api/v1/clusters/:cluster/stacks/:name/revisions":         "viewer",
+	"GET /api/v1/clusters/:cluster/stacks/:name/revisions/:n":      "viewer",
+	"GET /api/v1/clusters/:cluster/stacks/:name/revisions/:n/diff": "viewer",
+	"POST /api/v1/clusters/:cluster/stacks/:name/rollback":         "operator",
+	"GET /api/v1/clusters/:cluster/stacks/:name/logs":              "viewer",
+
 	"GET /api/v1/clusters/:cluster/nodes":           "viewer",
 	"GET /api/v1/clusters/:cluster/nodes/:id":       "viewer",
 	"PATCH /api/v1/clusters/:cluster/nodes/:id":     "operator",

@@ -4,7 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/auth"
-	"github.com/swarmops/swarmops/internal/swarm/form"
 )
 
 // route is one entry of the API: how it is reached, who may call it, and
@@ -66,17 +65,29 @@ func (a *API) routes() []route {
 
 		// Services.
 		{get, cl + "/services", perm(auth.ServiceRead), a.listServices, "Services with task counts", []string{"stack", "q", "label"}, nil, list[serviceSummaryDTO]{}, 0},
-		{post, cl + "/services", perm(auth.ServiceWrite), a.createService, "Create a service from the service form", nil, form.Service{}, changedDTO{}, 201},
-		{get, cl + "/services/:id", perm(auth.ServiceRead), a.getService, "A service: the engine's object, its summary and the form that reproduces it", nil, nil, serviceDetailDTO{}, 0},
-		{patch, cl + "/services/:id", perm(auth.ServiceWrite), a.updateService, "Change the fields given; the rest of the spec is kept (version: 409 when stale)", nil, servicePatch{}, changedDTO{}, 0},
-		{post, cl + "/services/:id/scale", perm(auth.ServiceWrite), a.scaleService, "Set the replica count", nil, scaleReq{}, changedDTO{}, 0},
-		{post, cl + "/services/:id/image", perm(auth.ServiceWrite), a.setServiceImage, "Rolling upgrade to an image or a tag", nil, imageReq{}, changedDTO{}, 0},
-		{post, cl + "/services/:id/rollback", perm(auth.ServiceWrite), a.rollbackService, "Back to the previous spec", nil, nil, changedDTO{}, 0},
-		{post, cl + "/services/:id/redeploy", perm(auth.ServiceWrite), a.redeployService, "Replace every task with the same spec", nil, nil, changedDTO{}, 0},
+		{post, cl + "/services", perm(auth.ServiceWrite), a.createService, "Create a service from the service form; wait (body or query, up to 5m) answers with its convergence", []string{"wait"}, serviceCreate{}, changedDTO{}, 201},
+		{get, cl + "/services/:id", perm(auth.ServiceRead), a.getService, "A service: the engine's object, its summary, the form that reproduces it and its convergence", nil, nil, serviceDetailDTO{}, 0},
+		{patch, cl + "/services/:id", perm(auth.ServiceWrite), a.updateService, "Change the fields given; the rest of the spec is kept (version: 409 when stale); wait answers with its convergence", []string{"wait"}, servicePatch{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/scale", perm(auth.ServiceWrite), a.scaleService, "Set the replica count; wait answers with its convergence", []string{"wait"}, scaleReq{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/image", perm(auth.ServiceWrite), a.setServiceImage, "Rolling upgrade to an image or a tag; wait answers with its convergence", []string{"wait"}, imageReq{}, changedDTO{}, 0},
+		{post, cl + "/services/:id/rollback", perm(auth.ServiceWrite), a.rollbackService, `Back to the previous spec; wait (query, or an optional body {"wait":"90s"}) answers with its convergence`, []string{"wait"}, nil, changedDTO{}, 0},
+		{post, cl + "/services/:id/redeploy", perm(auth.ServiceWrite), a.redeployService, `Replace every task with the same spec; wait (query, or an optional body {"wait":"90s"}) answers with its convergence`, []string{"wait"}, nil, changedDTO{}, 0},
 		{del, cl + "/services/:id", perm(auth.ServiceWrite), a.deleteService, "Remove a service", nil, nil, nil, 204},
 		{get, cl + "/services/:id/tasks", perm(auth.TaskRead), a.serviceTasks, "The service's tasks, like /tasks?service={id}", []string{"node", "state"}, nil, list[taskDTO]{}, 0},
 		{get, cl + "/services/:id/logs", perm(auth.ServiceRead), a.serviceLogs, "The service's merged task logs; text/event-stream when asked for", []string{"tail", "since", "timestamps", "follow"}, nil, text(""), 0},
 		{get, cl + "/services/:id/nginx", perm(auth.ServiceRead), a.serviceNginx, "nginx upstream and server block for the running tasks' published ports", []string{"server_name", "listen"}, nil, text(""), 0},
+
+		// Stacks: services, networks, secrets and configs carrying the
+		// com.docker.stack.namespace label, as docker stack deploy makes them.
+		{get, cl + "/stacks", perm(auth.StackRead), a.listStacks, "Stacks with their task counts (deployed by SwarmOps or the docker CLI)", nil, nil, list[stackSummaryDTO]{}, 0},
+		{post, cl + "/stacks", perm(auth.StackWrite), a.deployStack, "Deploy or update a stack from a compose file, as docker stack deploy -c does; wait reports convergence", []string{"wait"}, stackDeployReq{}, stackDeployedDTO{}, 0},
+		{get, cl + "/stacks/:name", perm(auth.StackRead), a.getStack, "A stack: services, tasks, networks, secrets, configs and convergence", nil, nil, stackDetailDTO{}, 0},
+		{del, cl + "/stacks/:name", perm(auth.StackWrite), a.removeStack, "Remove a stack as docker stack rm does; its history stays", nil, nil, stackRemovedDTO{}, 0},
+		{get, cl + "/stacks/:name/revisions", perm(auth.StackRead), a.stackRevisions, "The stack's deploys through SwarmOps, newest first", nil, nil, list[stackRevisionDTO]{}, 0},
+		{get, cl + "/stacks/:name/revisions/:n", perm(auth.StackRead), a.stackRevision, "One deploy: compose file, env and files (values for operators; secret files never)", nil, nil, stackRevisionDTO{}, 0},
+		{get, cl + "/stacks/:name/revisions/:n/diff", perm(auth.StackRead), a.stackDiff, "Unified diff of two revisions' compose files", []string{"to"}, nil, text(""), 0},
+		{post, cl + "/stacks/:name/rollback", perm(auth.StackWrite), a.rollbackStack, "Redeploy a revision (pruning services added since), stored as a new revision", []string{"wait"}, stackRollbackReq{}, stackDeployedDTO{}, 0},
+		{get, cl + "/stacks/:name/logs", perm(auth.StackRead), a.stackLogs, "Every service's logs merged by time, lines tagged service.slot@node", []string{"tail", "since", "timestamps", "follow"}, nil, text(""), 0},
 
 		// Events.
 		{get, cl + "/events", perm(auth.EventRead), a.events, "Server-sent events of the cluster's services, nodes, tasks, networks, secrets and configs", nil, nil, text(""), 0},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/swarmops/swarmops/internal/lock"
 	locallock "github.com/swarmops/swarmops/internal/lock/local"
 	redislock "github.com/swarmops/swarmops/internal/lock/redis"
+	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/store"
 	localstore "github.com/swarmops/swarmops/internal/store/local"
 	redisstore "github.com/swarmops/swarmops/internal/store/redis"
@@ -67,6 +69,29 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker
 // dialTimeout leaves room to try a few managers within one engine timeout.
 func dialTimeout(engine time.Duration) time.Duration {
 	return min(3*time.Second, engine/3)
+}
+
+// openSealBox loads SWARMOPS_SECRET_KEY (in local mode, the key file of
+// the data directory, made on first start). Without a key (redis mode)
+// the box is nil and storing a secret is refused per request.
+func openSealBox(cfg config.Config, log zerolog.Logger) (*seal.Box, error) {
+	key, created, err := seal.LoadKey(cfg.SecretKey, cfg.Store, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn().Str("file", filepath.Join(cfg.DataDir, seal.KeyFileName)).
+			Msg("made a new secret key for secrets at rest; back it up with the data directory: without it they cannot be read")
+	}
+	if key == nil {
+		log.Warn().Msg("SWARMOPS_SECRET_KEY is not set: deploys that would store a secret (stack secret files) are refused")
+		return nil, nil
+	}
+	box, err := seal.New(key)
+	if err == nil {
+		log.Info().Str("key_id", box.KeyID()).Msg("secrets at rest are sealed with this key (the same on every instance)")
+	}
+	return box, err
 }
 
 // Server is one SwarmOps instance, wired: store, locks, domain, API, UI.
@@ -112,7 +137,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
-	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout})
+	box, err := openSealBox(cfg, log)
+	if err != nil {
+		pool.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box})
 	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
 	if err != nil {
 		pool.Close()

@@ -49,7 +49,7 @@ func classify(err error, timedOut bool, kind callKind) failure {
 		// A 503 is "not a swarm manager" (nothing done, try the next) or
 		// a broken call between this manager and the leader, after
 		// which a change may have been committed.
-		if kind == write && !strings.Contains(err.Error(), "not a swarm manager") {
+		if kind.writes() && !strings.Contains(err.Error(), "not a swarm manager") {
 			return noAnswer
 		}
 		return notManager

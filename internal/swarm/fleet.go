@@ -13,6 +13,7 @@ import (
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/lock"
+	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -26,6 +27,10 @@ type Fleet struct {
 	now     func() time.Time
 	feeds   feeds
 	known   overviews
+	// revisions keeps every stack deploy; box seals the files a stack
+	// uses as secrets (nil: no key, and such deploys are refused).
+	revisions store.StackRevisions
+	box       *seal.Box
 }
 
 // Options tune a Fleet.
@@ -33,6 +38,11 @@ type Options struct {
 	// EngineTimeout bounds one engine call (streams excepted).
 	EngineTimeout time.Duration
 	Now           func() time.Time
+	// StackRevisions stores stack history; nil keeps none (tests of
+	// other parts).
+	StackRevisions store.StackRevisions
+	// Seal seals stack secret files at rest; nil refuses to store them.
+	Seal *seal.Box
 }
 
 // NewFleet wires the domain.
@@ -44,7 +54,7 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 		opt.Now = time.Now
 	}
 	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
-		feeds: feeds{by: map[string]*feed{}}}
+		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal}
 }
 
 // callKind says how a failed call may be retried on another manager.
@@ -57,7 +67,16 @@ const (
 	write
 	// stream calls are reads without the per-call time limit.
 	stream
+	// batch calls are writes made of many engine calls (a stack deploy or
+	// removal), bounded by batchCalls engine timeouts instead of one.
+	batch
 )
+
+// batchCalls is how many engine timeouts a batch may take in all.
+const batchCalls = 12
+
+// writes reports whether a call of kind changes the swarm.
+func (k callKind) writes() bool { return k == write || k == batch }
 
 // Engine is the client API a domain call uses.
 type Engine = client.APIClient
@@ -83,7 +102,7 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 			// The caller went away (or lost its lock): that says nothing
 			// about the manager, which must not be marked down for it. A
 			// write that was sent may have been made all the same.
-			if kind == write && classify(err, timedOut, kind) != notSent {
+			if kind.writes() && classify(err, timedOut, kind) != notSent {
 				return ep, maybeApplied(ctx.Err(), "the request ended while the engine at %s was making the change; it may have been made", ep)
 			}
 			return "", ctx.Err()
@@ -105,7 +124,7 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 			failures = append(failures, ep+": "+shortCause(err, timedOut))
 		case noAnswer:
 			f.pool.markDown(ep)
-			if kind == write {
+			if kind.writes() {
 				return ep, maybeApplied(err, "manager %s of cluster %q stopped answering during the change; "+
 					"it may or may not have been applied: check its state before retrying", ep, c.Name)
 			}
@@ -123,7 +142,11 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 // stream open), then lives as long as ctx.
 func (f *Fleet) attempt(ctx context.Context, kind callKind, api Engine, fn func(ctx context.Context, api Engine) error) (err error, timedOut bool) {
 	if kind != stream {
-		actx, cancel := context.WithTimeout(ctx, f.timeout)
+		limit := f.timeout
+		if kind == batch {
+			limit *= batchCalls
+		}
+		actx, cancel := context.WithTimeout(ctx, limit)
 		defer cancel()
 		err = fn(actx, api)
 		return err, errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
