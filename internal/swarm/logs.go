@@ -65,7 +65,17 @@ func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOption
 		return nil, err
 	}
 	var out io.ReadCloser
+	// A stream opened by an attempt that then ran out of time is given
+	// up for the next manager's: close it, or its goroutines wait forever
+	// for a reader.
+	closeOpened := func() {
+		if out != nil {
+			_ = out.Close()
+			out = nil
+		}
+	}
 	_, err = f.do(ctx, c, stream, func(ctx context.Context, api Engine) error {
+		closeOpened()
 		s, err := inspectService(ctx, api, cluster, id)
 		if err != nil {
 			return err
@@ -73,7 +83,11 @@ func (f *Fleet) ServiceLogs(ctx context.Context, cluster, id string, o LogOption
 		out, err = openServiceLogs(ctx, api, s, lo)
 		return err
 	})
-	return out, err
+	if err != nil {
+		closeOpened()
+		return nil, err
+	}
+	return out, nil
 }
 
 // openServiceLogs opens the tagged log stream of the inspected service s
