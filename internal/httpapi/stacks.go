@@ -118,14 +118,19 @@ func revisionParam(field, s string) (int, error) {
 	return n, nil
 }
 
+// mayDeploy reports whether the caller may see a revision's env values and
+// plain files, which may hold what only those who deploy may read (secret
+// files are never answered at all).
+func mayDeploy(c *fiber.Ctx) bool {
+	return httpauth.Principal(c).Role.Can(auth.StackWrite)
+}
+
 func (a *API) stackRevision(c *fiber.Ctx) error {
 	n, err := revisionParam("revision", c.Params("n"))
 	if err != nil {
 		return err
 	}
-	// Env values and plain files may hold what only those who deploy may
-	// read; secret files are never answered at all.
-	reveal := httpauth.Principal(c).Role.Can(auth.StackWrite)
+	reveal := mayDeploy(c)
 	r, err := a.Fleet.StackRevision(c.UserContext(), c.Params("cluster"), c.Params("name"), n, reveal)
 	if err != nil {
 		return err
@@ -142,7 +147,7 @@ func (a *API) stackDiff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	diff, err := a.Fleet.StackDiff(c.UserContext(), c.Params("cluster"), c.Params("name"), from, to)
+	diff, err := a.Fleet.StackDiff(c.UserContext(), c.Params("cluster"), c.Params("name"), from, to, mayDeploy(c))
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,8 @@ func TestStacks_History(t *testing.T) {
 		t.Errorf("diff Content-Type %q, want text/plain", ct)
 	}
 	for _, line := range []string{"--- ", "+++ ", "@@ ", `-      STAGE: "1"`, `+      STAGE: "3"`,
-		`-        com.example.stage: "1"`, `+        com.example.stage: "3"`, "+  extra:", " services:"} {
+		`-        com.example.stage: "1"`, `+        com.example.stage: "3"`, "+  extra:", " services:",
+		"--- revision 1 env", "+++ revision 3 env", "-RELEASE=r1", "+RELEASE=r3"} {
 		if !strings.Contains("\n"+diff, "\n"+line) {
 			t.Errorf("diff 1..3 lacks a line %q:\n%s", line, diff)
 		}
@@ -171,6 +172,21 @@ func TestStacks_Roles(t *testing.T) {
 				t.Errorf("a viewer reads an env value or a config file in GET %s: %s", path, text)
 			}
 		}
+	}
+
+	// A diff of a changed variable: its value for operators, only that it
+	// changed for viewers.
+	req.Env = map[string]string{"DB_PASSWORD": password + "-next"}
+	if got := deploy(t, operator, "ro", req); got.Revision != 2 {
+		t.Fatalf("operator's second deploy: revision %d, want 2", got.Revision)
+	}
+	diffPath := base + "/" + name + "/revisions/1/diff?to=2"
+	if text := viewer.MustDo(http.MethodGet, diffPath, nil, nil, 200); strings.Contains(text, password) ||
+		!strings.Contains(text, "\n+DB_PASSWORD=(hidden, changed)") {
+		t.Errorf("a viewer's diff of a changed variable shows its value or not that it changed:\n%s", text)
+	}
+	if text := operator.MustDo(http.MethodGet, diffPath, nil, nil, 200); !strings.Contains(text, "\n-DB_PASSWORD="+password+"\n+DB_PASSWORD="+password+"-next") {
+		t.Errorf("an operator's diff of a changed variable lacks its values:\n%s", text)
 	}
 
 	files := func(withContent bool) []revisionFile {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/swarmops/swarmops/internal/errs"
@@ -116,8 +117,12 @@ func (f *Fleet) revision(ctx context.Context, cluster, name string, n int) (stor
 	return r, nil
 }
 
-// StackDiff answers a unified diff of the compose files of two revisions.
-func (f *Fleet) StackDiff(ctx context.Context, cluster, name string, from, to int) (string, error) {
+// StackDiff answers a unified diff of two revisions: their compose files,
+// then their env and files when those differ (a redeploy that changed
+// only a variable is not an empty diff). Env values show only with
+// reveal; otherwise a changed value is marked as changed. Files show as
+// their digests, never their content.
+func (f *Fleet) StackDiff(ctx context.Context, cluster, name string, from, to int, reveal bool) (string, error) {
 	a, err := f.revision(ctx, cluster, name, from)
 	if err != nil {
 		return "", err
@@ -126,7 +131,49 @@ func (f *Fleet) StackDiff(ctx context.Context, cluster, name string, from, to in
 	if err != nil {
 		return "", err
 	}
-	return stack.UnifiedDiff(a.Compose, b.Compose, fmt.Sprintf("revision %d", from), fmt.Sprintf("revision %d", to)), nil
+	nameA, nameB := fmt.Sprintf("revision %d", from), fmt.Sprintf("revision %d", to)
+	var out strings.Builder
+	out.WriteString(stack.UnifiedDiff(a.Compose, b.Compose, nameA, nameB))
+	out.WriteString(stack.UnifiedDiff(envText(a.Env, nil, reveal), envText(b.Env, a.Env, reveal), nameA+" env", nameB+" env"))
+	out.WriteString(stack.UnifiedDiff(filesText(a), filesText(b), nameA+" files", nameB+" files"))
+	return out.String(), nil
+}
+
+// envText is env as sorted KEY=value lines; without reveal a value is
+// "(hidden)", or "(hidden, changed)" where it differs from was's.
+func envText(env, was map[string]string, reveal bool) string {
+	var lines []string
+	for k, v := range env {
+		switch {
+		case reveal:
+			lines = append(lines, k+"="+v)
+		case was != nil && was[k] != v:
+			lines = append(lines, k+"=(hidden, changed)")
+		default:
+			lines = append(lines, k+"=(hidden)")
+		}
+	}
+	return sortedLines(lines)
+}
+
+// filesText is a revision's files as sorted "path sha256" lines.
+func filesText(r store.StackRevision) string {
+	var lines []string
+	for name, content := range r.Files {
+		lines = append(lines, name+" sha256:"+digest(content))
+	}
+	for name, s := range r.Sealed {
+		lines = append(lines, name+" sha256:"+s.SHA256+" (secret)")
+	}
+	return sortedLines(lines)
+}
+
+func sortedLines(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // RollbackStack redeploys revision n of a stack as it was (with prune, so
