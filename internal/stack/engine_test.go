@@ -351,19 +351,26 @@ func versions(t *testing.T, api client.APIClient, name string) map[string]uint64
 	return out
 }
 
-// settle waits until no service of the stack has a rolling update in
-// progress: the engine bumps a service's version when its update ends, and
-// a test that compares versions must not see that.
-func settle(t *testing.T, api client.APIClient, name string) {
+// settle waits until the engine has stopped writing the stack's services
+// by itself, since a test that compares versions must not see those
+// writes: an update writes its progress until it ends. updated
+// names the services just updated: right after the update their status
+// is not set yet, so for them the update must be seen to end, not only
+// to be absent.
+func settle(t *testing.T, api client.APIClient, name string, updated ...string) {
 	t.Helper()
-	testenv.Poll(t, 60*time.Second, "the updates of stack "+name+" to end", func() error {
+	testenv.Poll(t, 60*time.Second, "the services of stack "+name+" to settle", func() error {
 		svcs, err := api.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: stackFilter(name)})
 		if err != nil {
 			return err
 		}
 		for _, s := range svcs {
-			if u := s.UpdateStatus; u != nil && (u.State == swarm.UpdateStateUpdating || u.State == swarm.UpdateStateRollbackStarted) {
+			u := s.UpdateStatus
+			if u != nil && (u.State == swarm.UpdateStateUpdating || u.State == swarm.UpdateStateRollbackStarted) {
 				return fmt.Errorf("%s: %s", s.Spec.Name, u.State)
+			}
+			if slices.Contains(updated, s.Spec.Name) && (u == nil || u.State != swarm.UpdateStateCompleted) {
+				return fmt.Errorf("%s: update status %+v, want completed", s.Spec.Name, u)
 			}
 		}
 		return nil
@@ -427,7 +434,7 @@ func TestStacks_Redeploy(t *testing.T) {
 	debug := map[string]string{"API_LEVEL": "debug"}
 	env := deploy(t, admin, "rd", deployReq{Name: name, Compose: full.Compose, Env: debug})
 	checkLists(t, "env of api changed", env, nil, scoped(name, "api"), scoped(name, "web", "worker"), nil)
-	settle(t, api, name)
+	settle(t, api, name, name+"_api")
 	v3 := versions(t, api, name)
 	for svc, v := range v3 {
 		if moved := v != v1[svc]; moved != (svc == name+"_api") {
