@@ -632,6 +632,7 @@ func TestStacks_DeployedByCLI(t *testing.T) {
 		t.Errorf("a stack only the CLI deployed has revisions: %s", revs.Items)
 	}
 
+	settle(t, api, name)
 	before, beforeSnap := versions(t, api, name), snapshotOf(t, api, name)
 	first := deploy(t, admin, "cl", deployReq{Name: name, Compose: src.Compose, Files: src.Files})
 	if diff := cmp.Diff(beforeSnap, snapshotOf(t, api, name)); diff != "" {
