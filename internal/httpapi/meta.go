@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -65,4 +67,13 @@ func listFilter(c *fiber.Ctx) (swarm.Filter, error) {
 		return swarm.Filter{}, err
 	}
 	return swarm.Filter{Q: c.Query("q"), Labels: labels}, nil
+}
+
+// waitOf parses the wait of a change to services or stacks: the body's,
+// else ?wait=.
+func waitOf(c *fiber.Ctx, body string) (time.Duration, error) {
+	if body == "" {
+		body = c.Query("wait")
+	}
+	return swarm.ParseWait(body)
 }

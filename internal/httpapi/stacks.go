@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -75,14 +74,6 @@ func (a *API) deployStack(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(out)
-}
-
-// waitOf parses the wait of a change: the body's, else ?wait=.
-func waitOf(c *fiber.Ctx, body string) (_ time.Duration, err error) {
-	if body == "" {
-		body = c.Query("wait")
-	}
-	return swarm.ParseWait(body)
 }
 
 func (a *API) getStack(c *fiber.Ctx) error {

@@ -125,6 +125,13 @@ func convergenceOf(ctx context.Context, api convergenceEngine, ids []string) (Co
 
 // convergenceOfServices reports the convergence of services already read.
 func convergenceOfServices(ctx context.Context, api convergenceEngine, services []swarm.Service) (Convergence, error) {
+	return convergenceWithNodes(ctx, api, services, nil)
+}
+
+// convergenceWithNodes reports the convergence of services already read,
+// naming task nodes from nodes, which nil has it list (callers that listed
+// them anyway pass theirs).
+func convergenceWithNodes(ctx context.Context, api convergenceEngine, services []swarm.Service, nodes []swarm.Node) (Convergence, error) {
 	out := Convergence{State: stateConverged, Services: make([]ServiceConvergence, 0, len(services))}
 	if len(services) == 0 {
 		return out, nil
@@ -141,9 +148,10 @@ func convergenceOfServices(ctx context.Context, api convergenceEngine, services 
 	if err != nil {
 		return Convergence{}, err
 	}
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return Convergence{}, err
+	if nodes == nil {
+		if nodes, err = api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
+			return Convergence{}, err
+		}
 	}
 	hostnames := make(map[string]string, len(nodes))
 	for _, n := range nodes {

@@ -76,9 +76,9 @@ func readStack(ctx context.Context, api Engine, cluster string, d *StackDetail) 
 		ids = append(ids, s.ID)
 	}
 	d.Tasks = []Task{}
+	var nodes []swarm.Node
 	if len(ids) > 0 {
-		nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-		if err != nil {
+		if nodes, err = api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
 			return err
 		}
 		byService := filters.NewArgs()
@@ -115,6 +115,8 @@ func readStack(ctx context.Context, api Engine, cluster string, d *StackDetail) 
 	for _, c := range configs {
 		d.Configs = append(d.Configs, summarizeConfig(c))
 	}
-	d.Convergence, err = convergenceOf(ctx, api, ids)
+	// The services as listed, with the nodes listed above: no second
+	// inspect or node list for the report.
+	d.Convergence, err = convergenceWithNodes(ctx, api, services, nodes)
 	return err
 }
