@@ -404,15 +404,7 @@ func taskError(t swarm.Task) (string, bool) {
 	return t.Status.Err, t.Status.Err != ""
 }
 
-// Convergence reports how far the services ids (IDs or names) have come.
-func (f *Fleet) Convergence(ctx context.Context, cluster string, ids []string) (Convergence, error) {
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return Convergence{}, err
-	}
-	return f.convergence(ctx, c, ids)
-}
-
+// convergence reports how far the services ids (IDs or names) have come.
 func (f *Fleet) convergence(ctx context.Context, c store.Cluster, ids []string) (out Convergence, err error) {
 	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
 		out, err = convergenceOf(ctx, api, ids)
