@@ -19,6 +19,7 @@ type Store interface {
 	Throttle
 	Idempotency
 	StackRevisions
+	Meta
 
 	// Kind names the backend: "local" or "redis".
 	Kind() string
@@ -28,11 +29,14 @@ type Store interface {
 }
 
 // TLS is the client material for an engine endpoint, PEM encoded. Key is a
-// secret: it is stored, never answered or logged.
+// secret: it is never answered or logged, and it is stored sealed
+// (KeySealed, by internal/state's sealing store), never in the clear.
 type TLS struct {
 	CA   string `json:"ca,omitempty"`
 	Cert string `json:"cert,omitempty"`
 	Key  string `json:"key,omitempty"`
+	// KeySealed is Key sealed by internal/seal, as the backends hold it.
+	KeySealed []byte `json:"key_sealed,omitempty"`
 }
 
 // Cluster is a registered swarm.
@@ -131,12 +135,15 @@ type Tokens interface {
 	DeleteUserTokens(ctx context.Context, username string) error
 }
 
-// Registry is a private image registry. Password is a secret.
+// Registry is a private image registry. Password is a secret, stored
+// sealed (PasswordSealed) like TLS.Key.
 type Registry struct {
-	Name               string    `json:"name"`
-	URL                string    `json:"url"`
-	Username           string    `json:"username,omitempty"`
-	Password           string    `json:"password,omitempty"`
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// PasswordSealed is Password sealed by internal/seal.
+	PasswordSealed     []byte    `json:"password_sealed,omitempty"`
 	InsecureSkipVerify bool      `json:"insecure_skip_verify,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
 }
@@ -146,7 +153,19 @@ type Registries interface {
 	CreateRegistry(ctx context.Context, r Registry) error
 	GetRegistry(ctx context.Context, name string) (Registry, error)
 	ListRegistries(ctx context.Context) ([]Registry, error)
+	// UpdateRegistry replaces a stored registry; errs.ErrNotFound if absent.
+	UpdateRegistry(ctx context.Context, r Registry) error
 	DeleteRegistry(ctx context.Context, name string) error
+}
+
+// Meta holds the store's own small documents (the schema version), by
+// name. Values are opaque to the backend.
+type Meta interface {
+	// GetMeta answers the value stored under name; errs.ErrNotFound when
+	// there is none.
+	GetMeta(ctx context.Context, name string) ([]byte, error)
+	// PutMeta stores value under name, replacing any.
+	PutMeta(ctx context.Context, name string, value []byte) error
 }
 
 // AuditRecord is one mutating call.

@@ -66,7 +66,7 @@ func (s *Store) TouchSession(_ context.Context, id string, expiresAt time.Time) 
 			return errs.NotFound("session not found")
 		}
 		sess.ExpiresAt = expiresAt
-		return putJSON(b, []byte(id), sess)
+		return putKeeping(b, []byte(id), b.Get([]byte(id)), sess)
 	})
 }
 

@@ -151,3 +151,52 @@ func TestSweep(t *testing.T) {
 		t.Errorf("unexpired session: %v", err)
 	}
 }
+
+// rawBolt reads and writes records in the bbolt file directly.
+type rawBolt struct{ s *Store }
+
+func (r rawBolt) bucket(t *testing.T, kind string) []byte {
+	t.Helper()
+	switch kind {
+	case "cluster":
+		return bucketClusters
+	case "user":
+		return bucketUsers
+	case "registry":
+		return bucketRegistries
+	case "session":
+		return bucketSessions
+	}
+	t.Fatalf("raw: unknown kind %q", kind)
+	return nil
+}
+
+func (r rawBolt) Record(t *testing.T, kind, name string) []byte {
+	t.Helper()
+	var out []byte
+	err := r.s.db.View(func(tx *bolt.Tx) error {
+		out = append([]byte(nil), tx.Bucket(r.bucket(t, kind)).Get([]byte(name))...)
+		return nil
+	})
+	if err != nil || out == nil {
+		t.Fatalf("raw %s %s: %v (present: %v)", kind, name, err, out != nil)
+	}
+	return out
+}
+
+func (r rawBolt) SetRecord(t *testing.T, kind, name string, data []byte) {
+	t.Helper()
+	err := r.s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(r.bucket(t, kind)).Put([]byte(name), data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStore_Compat(t *testing.T) {
+	storetest.RunCompat(t, func(t *testing.T) (store.Store, storetest.Raw) {
+		s := open(t, t.TempDir(), Options{AuditCap: storetest.AuditCap})
+		return s, rawBolt{s}
+	})
+}

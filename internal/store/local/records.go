@@ -63,10 +63,11 @@ func list[T any](s *Store, n named) ([]T, error) {
 func replace(s *Store, n named, name string, v any) error {
 	return s.update("update "+n.noun, func(tx *bolt.Tx) error {
 		b := tx.Bucket(n.bucket)
-		if b.Get([]byte(name)) == nil {
+		prev := b.Get([]byte(name))
+		if prev == nil {
 			return errs.NotFound("%s %q not found", n.noun, name)
 		}
-		return putJSON(b, []byte(name), v)
+		return putKeeping(b, []byte(name), prev, v)
 	})
 }
 
@@ -183,6 +184,11 @@ func (s *Store) ListRegistries(context.Context) ([]store.Registry, error) {
 	return list[store.Registry](s, registries)
 }
 
+// UpdateRegistry replaces the stored registry of r's name.
+func (s *Store) UpdateRegistry(_ context.Context, r store.Registry) error {
+	return replace(s, registries, r.Name, r)
+}
+
 // DeleteRegistry removes the registry called name.
 func (s *Store) DeleteRegistry(_ context.Context, name string) error {
 	return remove(s, registries, name, nil)
@@ -277,5 +283,30 @@ func (s *Store) DeleteUserTokens(_ context.Context, username string) error {
 			return err
 		}
 		return byUser.DeleteBucket([]byte(username))
+	})
+}
+
+// metaKey is where the meta document name lives in the meta bucket,
+// apart from the default cluster's mark.
+func metaKey(name string) []byte { return []byte("doc:" + name) }
+
+// GetMeta answers the meta document called name.
+func (s *Store) GetMeta(_ context.Context, name string) ([]byte, error) {
+	var out []byte
+	err := s.view("get meta", func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(metaKey(name))
+		if v == nil {
+			return errs.NotFound("meta %q not found", name)
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
+
+// PutMeta stores the meta document called name.
+func (s *Store) PutMeta(_ context.Context, name string, value []byte) error {
+	return s.update("put meta", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaKey(name), value)
 	})
 }

@@ -208,3 +208,16 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, data)
 }
+
+// putKeeping writes v at key over prev, the value stored there, keeping
+// the fields of prev this build does not know (store.KeepUnknown).
+func putKeeping(b *bolt.Bucket, key, prev []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if data, err = store.KeepUnknown(prev, data, v); err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}

@@ -38,12 +38,17 @@ func (s *Store) userSessions(username string) string { return s.key("user-sessio
 // it did. A session already expired lives a millisecond (GetSession never
 // answers it anyway), so NX and XX keep their meaning.
 func (s *Store) putSession(ctx context.Context, sess store.Session, mode string) (bool, error) {
-	now := time.Now()
-	ttl := max(sess.ExpiresAt.Sub(now).Milliseconds(), 1)
 	data, err := encode(sess)
 	if err != nil {
 		return false, err
 	}
+	return s.putSessionData(ctx, sess, data, mode)
+}
+
+// putSessionData is putSession with sess already encoded as data.
+func (s *Store) putSessionData(ctx context.Context, sess store.Session, data, mode string) (bool, error) {
+	now := time.Now()
+	ttl := max(sess.ExpiresAt.Sub(now).Milliseconds(), 1)
 	keys := []string{s.sessionKey(sess.ID), s.userSessions(sess.Username)}
 	return putSessionScript.Run(ctx, s.c, keys, data, ttl, sess.ID,
 		sess.ExpiresAt.UnixMilli(), now.UnixMilli(), mode).Bool()
@@ -81,16 +86,36 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	return sess, nil
 }
 
-// TouchSession moves the idle deadline of the unexpired session id.
+// TouchSession moves the idle deadline of the unexpired session id,
+// keeping the fields of the stored session this build does not know.
 func (s *Store) TouchSession(ctx context.Context, id string, expiresAt time.Time) error {
-	sess, err := s.GetSession(ctx, id)
+	const op = "touch session"
+	prev, err := s.c.Get(ctx, s.sessionKey(id)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return errs.NotFound("session not found")
+	}
 	if err != nil {
-		return err
+		return s.fail(op, err)
+	}
+	sess, err := decode[store.Session](prev)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !time.Now().Before(sess.ExpiresAt) {
+		return errs.NotFound("session not found")
 	}
 	sess.ExpiresAt = expiresAt
-	ok, err := s.putSession(ctx, sess, "XX")
+	data, err := encode(sess)
 	if err != nil {
-		return s.fail("touch session", err)
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	merged, err := store.KeepUnknown([]byte(prev), []byte(data), sess)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	ok, err := s.putSessionData(ctx, sess, string(merged), "XX")
+	if err != nil {
+		return s.fail(op, err)
 	}
 	if !ok {
 		return errs.NotFound("session not found")

@@ -123,7 +123,7 @@ func replace(ctx context.Context, s *Store, n named, name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	ok, err := s.c.SetXX(ctx, s.key(n.noun, name), data, 0).Result()
+	ok, err := s.putKeeping(ctx, s.key(n.noun, name), data, v, nil)
 	if err != nil {
 		return s.fail(op, err)
 	}
@@ -131,6 +131,53 @@ func replace(ctx context.Context, s *Store, n named, name string, v any) error {
 		return errs.NotFound("%s %q not found", n.noun, name)
 	}
 	return nil
+}
+
+// keepRetries bounds putKeeping's optimistic retries: each one means
+// another instance wrote the same record meanwhile.
+const keepRetries = 10
+
+// putKeeping replaces the value at key (which must exist: false when it
+// does not) with data, keeping the fields of the stored value this build
+// does not know (store.KeepUnknown). The read and the write are one
+// optimistic transaction: a write by another instance in between makes it
+// read again. set, when given, writes instead of a plain SET (to keep a
+// TTL).
+func (s *Store) putKeeping(ctx context.Context, key, data string, v any,
+	set func(p goredis.Pipeliner, value string)) (bool, error) {
+	found := false
+	txf := func(tx *goredis.Tx) error {
+		prev, err := tx.Get(ctx, key).Result()
+		if errors.Is(err, goredis.Nil) {
+			found = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		merged, err := store.KeepUnknown([]byte(prev), []byte(data), v)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if set != nil {
+				set(p, string(merged))
+			} else {
+				p.Set(ctx, key, string(merged), goredis.KeepTTL)
+			}
+			return nil
+		})
+		return err
+	}
+	for range keepRetries {
+		err := s.c.Watch(ctx, txf, key)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		return found, err
+	}
+	return false, errs.Conflict("%s changed %d times while being written; try again", key, keepRetries)
 }
 
 func remove(ctx context.Context, s *Store, n named, name string, extraKeys ...string) error {
@@ -235,6 +282,11 @@ func (s *Store) ListRegistries(ctx context.Context) ([]store.Registry, error) {
 	return list[store.Registry](ctx, s, registries)
 }
 
+// UpdateRegistry replaces the stored registry of r's name.
+func (s *Store) UpdateRegistry(ctx context.Context, r store.Registry) error {
+	return replace(ctx, s, registries, r.Name, r)
+}
+
 // DeleteRegistry removes the registry called name.
 func (s *Store) DeleteRegistry(ctx context.Context, name string) error {
 	return remove(ctx, s, registries, name)
@@ -337,4 +389,18 @@ func (s *Store) DeleteUserTokens(ctx context.Context, username string) error {
 		keys = append(keys, s.key("token", h))
 	}
 	return s.fail(op, s.c.Del(ctx, keys...).Err())
+}
+
+// GetMeta answers the meta document called name.
+func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, error) {
+	v, err := s.c.Get(ctx, s.key("meta", name)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, errs.NotFound("meta %q not found", name)
+	}
+	return v, s.fail("get meta", err)
+}
+
+// PutMeta stores the meta document called name.
+func (s *Store) PutMeta(ctx context.Context, name string, value []byte) error {
+	return s.fail("put meta", s.c.Set(ctx, s.key("meta", name), value, 0).Err())
 }

@@ -42,6 +42,41 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// rawRedis reads and writes records under a store's prefix directly.
+type rawRedis struct {
+	c      *goredis.Client
+	prefix string
+}
+
+func (r rawRedis) Record(t *testing.T, kind, name string) []byte {
+	t.Helper()
+	data, err := r.c.Get(t.Context(), r.prefix+kind+":"+name).Bytes()
+	if err != nil {
+		t.Fatalf("raw %s %s: %v", kind, name, err)
+	}
+	return data
+}
+
+func (r rawRedis) SetRecord(t *testing.T, kind, name string, data []byte) {
+	t.Helper()
+	if err := r.c.Set(t.Context(), r.prefix+kind+":"+name, data, goredis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStore_Compat(t *testing.T) {
+	skipShort(t)
+	srv := testenv.Redis(t)
+	storetest.RunCompat(t, func(t *testing.T) (store.Store, storetest.Raw) {
+		p := prefix()
+		raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { raw.Close() })
+		s := redis.New(goredis.NewClient(&goredis.Options{Addr: srv.Addr}), redis.Options{Prefix: p, AuditCap: storetest.AuditCap})
+		t.Cleanup(func() { must(t, s.Close()) })
+		return s, rawRedis{raw, p}
+	})
+}
+
 func TestStore_KeysUnderPrefix(t *testing.T) {
 	skipShort(t)
 	srv := testenv.Redis(t)

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StackRevisionsRoundTrip", testStackRevisionsRoundTrip},
 		{"StackRevisionsCap", testStackRevisionsCap},
 		{"ConcurrentStackRevisions", testConcurrentStackRevisions},
+		{"Meta", testMeta},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -249,6 +250,13 @@ func testRegistries(t *testing.T, s store.Store) {
 	list, err := s.ListRegistries(ctx)
 	ok(t, err)
 	same(t, list, []store.Registry{registry("hub"), registry("zot")})
+	changed := registry("hub")
+	changed.Username, changed.InsecureSkipVerify = "v", false
+	ok(t, s.UpdateRegistry(ctx, changed))
+	got, err = s.GetRegistry(ctx, "hub")
+	ok(t, err)
+	same(t, got, changed)
+	isKind(t, s.UpdateRegistry(ctx, registry("nope")), errs.ErrNotFound)
 	ok(t, s.DeleteRegistry(ctx, "hub"))
 	isKind(t, s.DeleteRegistry(ctx, "hub"), errs.ErrNotFound)
 	list, err = s.ListRegistries(ctx)
