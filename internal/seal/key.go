@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // KeyFileName is the key file LoadKey keeps in the data directory in local
@@ -35,18 +36,42 @@ func ParseKey(s string) ([]byte, error) {
 	return key, nil
 }
 
-// LoadKey answers the key secrets are sealed with. cfgKey is
-// SWARMOPS_SECRET_KEY as configured; without it, the local store keeps a
-// key file in dataDir, made on first start (created is then true, for the
-// caller to log), and the redis store has no key: nil, and sealing is
-// refused per request, since a key kept in Redis would protect nothing.
-func LoadKey(cfgKey, store, dataDir string) (key []byte, created bool, err error) {
+// ParseKeys decodes a list of keys separated by commas or white space
+// (a key file holds one per line), the sealing key first, each as
+// ParseKey wants it. Its errors never show a value.
+func ParseKeys(s string) ([][]byte, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if len(fields) == 0 {
+		return nil, errors.New(keySyntax + " (got 0 bytes)")
+	}
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		key, err := ParseKey(f)
+		if err != nil {
+			if len(fields) > 1 {
+				return nil, fmt.Errorf("key %d of %d: %w", i+1, len(fields), err)
+			}
+			return nil, err
+		}
+		keys[i] = key
+	}
+	return keys, nil
+}
+
+// LoadKey answers the keys secrets are sealed with, the sealing key
+// first and then any previous ones still accepted for opening (during a
+// key rotation). cfgKey is SWARMOPS_SECRET_KEY as configured (keys
+// separated by commas); without it, the local store keeps a key file in
+// dataDir, made on first start (created is then true, for the caller to
+// log), and the redis store has no key: nil, and sealing is refused per
+// request, since a key kept in Redis would protect nothing.
+func LoadKey(cfgKey, store, dataDir string) (keys [][]byte, created bool, err error) {
 	if cfgKey != "" {
-		key, err := ParseKey(cfgKey)
+		keys, err := ParseKeys(cfgKey)
 		if err != nil {
 			return nil, false, fmt.Errorf("SWARMOPS_SECRET_KEY: %w", err)
 		}
-		return key, false, nil
+		return keys, false, nil
 	}
 	switch store {
 	case "redis":
@@ -58,7 +83,7 @@ func LoadKey(cfgKey, store, dataDir string) (key []byte, created bool, err error
 }
 
 // loadKeyFile reads the key file at path, creating it when absent.
-func loadKeyFile(path string) ([]byte, bool, error) {
+func loadKeyFile(path string) ([][]byte, bool, error) {
 	key, err := readKeyFile(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, false, err
@@ -74,7 +99,7 @@ func loadKeyFile(path string) ([]byte, bool, error) {
 	return key, err == nil, err
 }
 
-func readKeyFile(path string) ([]byte, error) {
+func readKeyFile(path string) ([][]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -90,24 +115,49 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret key file: %w", err)
 	}
-	key, err := ParseKey(string(data))
+	keys, err := ParseKeys(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("secret key file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// createKeyFile writes a new random key to path, mode 0600, atomically,
+// never replacing a key file already there (the error is then
+// fs.ErrExist).
+func createKeyFile(path string) error {
+	key, err := NewKey()
+	if err != nil {
+		return err
+	}
+	return writeKeyFile(path, [][]byte{key}, os.Link)
+}
+
+// NewKey answers a new random key.
+func NewKey() ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
 	}
 	return key, nil
 }
 
-// createKeyFile writes a new random key to path, mode 0600, atomically:
-// written in full under a temporary name, then linked into place, so a
-// crash never leaves a half-written key and a key file already there is
-// never replaced (the error is then fs.ErrExist).
-func createKeyFile(path string) error {
+// EncodeKey answers key as ParseKey reads it.
+func EncodeKey(key []byte) string { return base64.StdEncoding.EncodeToString(key) }
+
+// ReplaceKeyFile writes keys (the sealing key first) to the key file at
+// path, replacing it atomically: a crash leaves the old file or the new
+// one, never a mix.
+func ReplaceKeyFile(path string, keys [][]byte) error {
+	return writeKeyFile(path, keys, os.Rename)
+}
+
+// writeKeyFile writes keys, one per line, in full under a temporary name
+// in path's directory, durably, then puts it in place with place (link:
+// never over an existing file; rename: replacing it).
+func writeKeyFile(path string, keys [][]byte, place func(oldpath, newpath string) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	key := make([]byte, KeySize)
-	if _, err := rand.Read(key); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, KeyFileName+".new-*")
@@ -120,7 +170,11 @@ func createKeyFile(path string) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+	var text strings.Builder
+	for _, k := range keys {
+		text.WriteString(EncodeKey(k) + "\n")
+	}
+	if _, err := tmp.WriteString(text.String()); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -131,7 +185,7 @@ func createKeyFile(path string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := place(tmp.Name(), path); err != nil {
 		return err
 	}
 	// The key must outlive a power cut as surely as what it seals: make

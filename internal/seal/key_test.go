@@ -49,7 +49,7 @@ func TestLoadKey_Configured(t *testing.T) {
 	dir := t.TempDir()
 	for _, store := range []string{"local", "redis"} {
 		got, created, err := LoadKey(base64.StdEncoding.EncodeToString(key), store, dir)
-		if err != nil || created || !bytes.Equal(got, key) {
+		if err != nil || created || len(got) != 1 || !bytes.Equal(got[0], key) {
 			t.Errorf("LoadKey(key, %s) = % x, %v, %v; want the key, not created", store, got, created, err)
 		}
 	}
@@ -77,10 +77,11 @@ func TestLoadKey_RedisWithoutKey(t *testing.T) {
 
 func TestLoadKey_LocalFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data", "nested")
-	key, created, err := LoadKey("", "local", dir)
-	if err != nil || !created || len(key) != KeySize {
-		t.Fatalf("first LoadKey = %d bytes, created %v, %v; want a new 32-byte key", len(key), created, err)
+	keys, created, err := LoadKey("", "local", dir)
+	if err != nil || !created || len(keys) != 1 || len(keys[0]) != KeySize {
+		t.Fatalf("first LoadKey = %d keys, created %v, %v; want one new 32-byte key", len(keys), created, err)
 	}
+	key := keys[0]
 	wantMode(t, dir, 0o700)
 	path := filepath.Join(dir, KeyFileName)
 	wantMode(t, path, 0o600)
@@ -96,7 +97,7 @@ func TestLoadKey_LocalFile(t *testing.T) {
 	}
 
 	again, created, err := LoadKey("", "local", dir)
-	if err != nil || created || !bytes.Equal(again, key) {
+	if err != nil || created || len(again) != 1 || !bytes.Equal(again[0], key) {
 		t.Fatalf("second LoadKey = %v, %v; want the same key, not created", created, err)
 	}
 }
@@ -121,7 +122,7 @@ func TestLoadKey_LocalFileOnce(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			keys[string(key)]++
+			keys[string(key[0])]++
 			if created {
 				made++
 			}
@@ -190,5 +191,34 @@ func wantMode(t *testing.T, path string, want os.FileMode) {
 	}
 	if got := fi.Mode().Perm(); got != want {
 		t.Errorf("%s has mode %04o, want %04o", path, got, want)
+	}
+}
+
+func TestLoadKey_Several(t *testing.T) {
+	one, two := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	for _, sep := range []string{",", " , ", "\n", ",\n"} {
+		got, _, err := LoadKey(EncodeKey(one)+sep+EncodeKey(two), "redis", t.TempDir())
+		if err != nil || len(got) != 2 || !bytes.Equal(got[0], one) || !bytes.Equal(got[1], two) {
+			t.Errorf("LoadKey(one%qtwo) = %d keys, %v; want one then two", sep, len(got), err)
+		}
+	}
+	_, _, err := LoadKey(EncodeKey(one)+",bm90IGEga2V5", "redis", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "key 2 of 2") {
+		t.Errorf("LoadKey with a bad second key: %v, want an error naming key 2 of 2", err)
+	}
+
+	// A key file rewritten by ReplaceKeyFile holds both, sealing key first.
+	dir := t.TempDir()
+	path := filepath.Join(dir, KeyFileName)
+	if err := ReplaceKeyFile(path, [][]byte{two, one}); err != nil {
+		t.Fatal(err)
+	}
+	wantMode(t, path, 0o600)
+	got, created, err := LoadKey("", "local", dir)
+	if err != nil || created || len(got) != 2 || !bytes.Equal(got[0], two) || !bytes.Equal(got[1], one) {
+		t.Fatalf("LoadKey after ReplaceKeyFile = %d keys, %v, %v; want two then one", len(got), created, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("data directory holds %v after the replace, want the key file only", entries)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/swarmops/swarmops/internal/errs"
 )
@@ -31,82 +32,139 @@ const (
 var ErrNoKey = errs.Invalid("SWARMOPS_SECRET_KEY",
 	"storing a secret needs SWARMOPS_SECRET_KEY (32 random bytes in base64, e.g. `openssl rand -base64 32`), the same on every instance")
 
-// ErrWrongKey is wrapped by Open's error when the blob was sealed with
-// another key than the Box's.
+// ErrWrongKey is wrapped by Open's error when the blob was sealed with a
+// key the Box does not have.
 var ErrWrongKey = errors.New("the key does not match")
 
-// Box seals and opens secrets with one key. A nil *Box is valid and
-// answers ErrNoKey.
+// Box seals with one key and opens with any of several: the keys given
+// to New, the first of which seals. Holding the previous key as well lets
+// instances keep serving while a key rotation re-seals what is stored. A
+// nil *Box is valid and answers ErrNoKey.
 type Box struct {
+	keys []boxKey // keys[0] seals
+}
+
+type boxKey struct {
 	aead cipher.AEAD
 	id   [keyIDSize]byte
 }
 
-// New answers a Box sealing with key, which must be exactly KeySize bytes.
-func New(key []byte) (*Box, error) {
-	if len(key) != KeySize {
-		return nil, fmt.Errorf("secret key: %d bytes, want %d", len(key), KeySize)
+// New answers a Box sealing with keys[0] and opening with any of keys,
+// each exactly KeySize bytes. A key given twice counts once.
+func New(keys ...[]byte) (*Box, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("secret key: none given")
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
+	b := &Box{}
+	for i, key := range keys {
+		if len(key) != KeySize {
+			return nil, fmt.Errorf("secret key %d: %d bytes, want %d", i+1, len(key), KeySize)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, fmt.Errorf("secret key %d: %w", i+1, err)
+		}
+		aead, err := cipher.NewGCMWithNonceSize(block, nonceSize)
+		if err != nil {
+			return nil, fmt.Errorf("secret key %d: %w", i+1, err)
+		}
+		k := boxKey{aead: aead}
+		sum := sha256.Sum256(key)
+		copy(k.id[:], sum[:keyIDSize])
+		if b.key(k.id[:]) == nil {
+			b.keys = append(b.keys, k)
+		}
 	}
-	aead, err := cipher.NewGCMWithNonceSize(block, nonceSize)
-	if err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
-	}
-	b := &Box{aead: aead}
-	sum := sha256.Sum256(key)
-	copy(b.id[:], sum[:keyIDSize])
 	return b, nil
 }
 
-// KeyID answers the key's id in hex ("" for a nil Box), safe to log: it
-// lets operators check that every instance has the same key.
+// key answers the Box's key of id, nil when it has none.
+func (b *Box) key(id []byte) *boxKey {
+	for i := range b.keys {
+		if bytes.Equal(b.keys[i].id[:], id) {
+			return &b.keys[i]
+		}
+	}
+	return nil
+}
+
+// KeyID answers the sealing key's id in hex ("" for a nil Box), safe to
+// log: it lets operators check that every instance has the same key.
 func (b *Box) KeyID() string {
 	if b == nil {
 		return ""
 	}
-	return hex.EncodeToString(b.id[:])
+	return hex.EncodeToString(b.keys[0].id[:])
 }
 
-// Seal answers plain encrypted under a fresh random nonce.
+// KeyIDs answers the ids of every key the Box opens with, the sealing
+// key's first.
+func (b *Box) KeyIDs() []string {
+	if b == nil {
+		return nil
+	}
+	ids := make([]string, len(b.keys))
+	for i, k := range b.keys {
+		ids[i] = hex.EncodeToString(k.id[:])
+	}
+	return ids
+}
+
+// Has reports whether the Box opens blobs sealed with the key of id (hex).
+func (b *Box) Has(id string) bool {
+	raw, err := hex.DecodeString(id)
+	return err == nil && b != nil && b.key(raw) != nil
+}
+
+// KeyIDOf answers the id (hex) of the key that sealed blob, without
+// opening it.
+func KeyIDOf(sealed []byte) (string, error) {
+	if len(sealed) < headerSize || sealed[0] != version {
+		return "", errors.New("not sealed data")
+	}
+	return hex.EncodeToString(sealed[1:headerSize]), nil
+}
+
+// Seal answers plain encrypted with the sealing key under a fresh random
+// nonce.
 func (b *Box) Seal(plain []byte) ([]byte, error) {
 	if b == nil {
 		return nil, ErrNoKey
 	}
-	out := make([]byte, headerSize+nonceSize, headerSize+nonceSize+len(plain)+b.aead.Overhead())
+	k := &b.keys[0]
+	out := make([]byte, headerSize+nonceSize, headerSize+nonceSize+len(plain)+k.aead.Overhead())
 	out[0] = version
-	copy(out[1:headerSize], b.id[:])
+	copy(out[1:headerSize], k.id[:])
 	nonce := out[headerSize:]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal secret: %w", err)
 	}
 	// The header is authenticated too: a blob whose key id was edited
 	// does not open.
-	return b.aead.Seal(out, nonce, plain, out[:headerSize]), nil
+	return k.aead.Seal(out, nonce, plain, out[:headerSize]), nil
 }
 
-// Open answers the plain text of a blob Seal made with the same key. A
-// blob sealed with another key fails with ErrWrongKey; a damaged one fails
-// without saying more.
+// Open answers the plain text of a blob Seal made with one of the Box's
+// keys. A blob sealed with another key fails with ErrWrongKey; a damaged
+// one fails without saying more.
 func (b *Box) Open(sealed []byte) ([]byte, error) {
 	if b == nil {
 		return nil, ErrNoKey
 	}
-	if len(sealed) < headerSize+nonceSize+b.aead.Overhead() {
+	if len(sealed) < headerSize+nonceSize+b.keys[0].aead.Overhead() {
 		return nil, fmt.Errorf("open sealed secret: %d bytes is too short to be sealed data", len(sealed))
 	}
 	if sealed[0] != version {
 		return nil, fmt.Errorf("open sealed secret: unknown format version %d", sealed[0])
 	}
 	header, id := sealed[:headerSize], sealed[1:headerSize]
-	if !bytes.Equal(id, b.id[:]) {
-		return nil, fmt.Errorf("open sealed secret: sealed with key id %x, SWARMOPS_SECRET_KEY has key id %x: %w",
-			id, b.id[:], ErrWrongKey)
+	k := b.key(id)
+	if k == nil {
+		return nil, fmt.Errorf("open sealed secret: sealed with key id %x, SWARMOPS_SECRET_KEY has key id %s: %w",
+			id, strings.Join(b.KeyIDs(), ", "), ErrWrongKey)
 	}
 	nonce, ciphertext := sealed[headerSize:headerSize+nonceSize], sealed[headerSize+nonceSize:]
-	plain, err := b.aead.Open(nil, nonce, ciphertext, header)
+	plain, err := k.aead.Open(nil, nonce, ciphertext, header)
 	if err != nil {
 		return nil, errors.New("open sealed secret: the data is corrupt or was tampered with")
 	}

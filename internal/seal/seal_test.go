@@ -171,3 +171,36 @@ func TestNew_KeyLength(t *testing.T) {
 		t.Errorf("KeyID of 32 zero bytes (-got +want): %s", diff)
 	}
 }
+
+func TestBox_SeveralKeys(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	oldBox, err := New(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotating, err := New(newKey, oldKey, newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := rotating.KeyIDs(); len(ids) != 2 || ids[0] != rotating.KeyID() || ids[1] != oldBox.KeyID() {
+		t.Fatalf("KeyIDs = %v, want the new key's id then the old one's (%s)", ids, oldBox.KeyID())
+	}
+	sealedOld, _ := oldBox.Seal([]byte("under the old key"))
+	if got, err := rotating.Open(sealedOld); err != nil || string(got) != "under the old key" {
+		t.Fatalf("a box holding the old key as a previous one opens %q, %v", got, err)
+	}
+	sealedNew, _ := rotating.Seal([]byte("under the new key"))
+	if id, err := KeyIDOf(sealedNew); err != nil || id != rotating.KeyID() {
+		t.Errorf("KeyIDOf(sealed by the rotating box) = %q, %v; want the new key's id %s", id, err, rotating.KeyID())
+	}
+	_, err = oldBox.Open(sealedNew)
+	if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), rotating.KeyID()) {
+		t.Errorf("the old box opening a blob of the new key: %v, want ErrWrongKey naming key id %s", err, rotating.KeyID())
+	}
+	if !rotating.Has(oldBox.KeyID()) || oldBox.Has(rotating.KeyID()) || rotating.Has("zz") {
+		t.Error("Has does not tell which keys a box holds")
+	}
+	if _, err := KeyIDOf([]byte("plain")); err == nil {
+		t.Error("KeyIDOf of plain text: no error")
+	}
+}

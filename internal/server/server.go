@@ -75,7 +75,7 @@ func dialTimeout(engine time.Duration) time.Duration {
 // the data directory, made on first start). Without a key (redis mode)
 // the box is nil and storing a secret is refused per request.
 func openSealBox(cfg config.Config, log zerolog.Logger) (*seal.Box, error) {
-	key, created, err := seal.LoadKey(cfg.SecretKey, cfg.Store, cfg.DataDir)
+	keys, created, err := seal.LoadKey(cfg.SecretKey, cfg.Store, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +83,14 @@ func openSealBox(cfg config.Config, log zerolog.Logger) (*seal.Box, error) {
 		log.Warn().Str("file", filepath.Join(cfg.DataDir, seal.KeyFileName)).
 			Msg("made a new secret key for secrets at rest; back it up with the data directory: without it they cannot be read")
 	}
-	if key == nil {
-		log.Warn().Msg("SWARMOPS_SECRET_KEY is not set: deploys that would store a secret (stack secret files) are refused")
+	if keys == nil {
+		log.Warn().Msg("SWARMOPS_SECRET_KEY is not set: storing a secret (engine TLS key, registry password, stack secret file) is refused")
 		return nil, nil
 	}
-	box, err := seal.New(key)
+	box, err := seal.New(keys...)
 	if err == nil {
-		log.Info().Str("key_id", box.KeyID()).Msg("secrets at rest are sealed with this key (the same on every instance)")
+		log.Info().Str("key_id", box.KeyID()).Strs("accepted_key_ids", box.KeyIDs()).
+			Msg("secrets at rest are sealed with this key (the same on every instance)")
 	}
 	return box, err
 }
