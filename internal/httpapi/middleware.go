@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
@@ -45,8 +43,7 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 	if noReplay[c.Route().Method+" "+c.Route().Path] {
 		return errs.Invalid(HeaderIdempotencyKey, "not accepted here: the answer carries a secret, which is never stored for replay")
 	}
-	sum := sha256.Sum256(c.Body())
-	fp := c.Method() + " " + c.OriginalURL() + " " + hex.EncodeToString(sum[:])
+	fp := a.replays.Fingerprint(c.Method(), c.OriginalURL(), c.Body())
 	user := httpauth.Principal(c).Username
 	ctx := c.UserContext()
 	prev, first, err := a.replays.Begin(ctx, user, key, fp)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -33,10 +34,19 @@ type Answer struct {
 // through any instance is answered once.
 type Keeper struct {
 	store store.Idempotency
+	box   *seal.Box
 }
 
-// New makes a Keeper over st.
-func New(st store.Idempotency) *Keeper { return &Keeper{store: st} }
+// New makes a Keeper over st whose request fingerprints are keyed by box
+// (SWARMOPS_SECRET_KEY; nil: plain SHA-256), so a fingerprint in the store
+// tells nothing about a request body that carried a secret.
+func New(st store.Idempotency, box *seal.Box) *Keeper { return &Keeper{store: st, box: box} }
+
+// Fingerprint identifies a request by its method, URL and body. Every
+// instance computes the same one (they share the key).
+func (k *Keeper) Fingerprint(method, url string, body []byte) string {
+	return method + " " + url + " " + k.box.Digest([]byte(method), []byte(url), body)
+}
 
 // ValidKey checks a key's syntax.
 func ValidKey(key string) error {

@@ -16,7 +16,7 @@ func TestKeeper_ClaimReplayAndAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	k := New(st)
+	k := New(st, nil)
 	ctx := context.Background()
 
 	if _, first, err := k.Begin(ctx, "alice", "key-1", "POST /a h1"); err != nil || !first {

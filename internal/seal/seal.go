@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 
 	"github.com/swarmops/swarmops/internal/errs"
@@ -47,6 +50,8 @@ type Box struct {
 type boxKey struct {
 	aead cipher.AEAD
 	id   [keyIDSize]byte
+	// mac keys Digest; derived from the key, never the key itself.
+	mac []byte
 }
 
 // New answers a Box sealing with keys[0] and opening with any of keys,
@@ -68,7 +73,7 @@ func New(keys ...[]byte) (*Box, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret key %d: %w", i+1, err)
 		}
-		k := boxKey{aead: aead}
+		k := boxKey{aead: aead, mac: derive(key, "swarmops digest v1")}
 		sum := sha256.Sum256(key)
 		copy(k.id[:], sum[:keyIDSize])
 		if b.key(k.id[:]) == nil {
@@ -169,4 +174,32 @@ func (b *Box) Open(sealed []byte) ([]byte, error) {
 		return nil, errors.New("open sealed secret: the data is corrupt or was tampered with")
 	}
 	return plain, nil
+}
+
+// derive answers a subkey of key for purpose, so no two uses share a key.
+func derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// Digest answers a keyed digest (HMAC-SHA256 under a subkey of the sealing
+// key) of parts, in hex: a stored digest of a request that carried a
+// secret reveals nothing to whoever reads the store without the key. A
+// nil Box (no key configured) answers a plain SHA-256. Parts are length
+// prefixed, so ("ab","c") and ("a","bc") differ.
+func (b *Box) Digest(parts ...[]byte) string {
+	var h hash.Hash
+	if b == nil {
+		h = sha256.New()
+	} else {
+		h = hmac.New(sha256.New, b.keys[0].mac)
+	}
+	var n [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -202,5 +203,26 @@ func TestBox_SeveralKeys(t *testing.T) {
 	}
 	if _, err := KeyIDOf([]byte("plain")); err == nil {
 		t.Error("KeyIDOf of plain text: no error")
+	}
+}
+
+func TestBox_Digest(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, 32))
+	b, _ := New(bytes.Repeat([]byte{2}, 32))
+	var none *Box
+	body := []byte(`{"tls":{"key":"-----BEGIN PRIVATE KEY-----"}}`)
+	da, db, dn := a.Digest([]byte("POST"), body), b.Digest([]byte("POST"), body), none.Digest([]byte("POST"), body)
+	if da == db || da == dn || len(da) != 64 {
+		t.Errorf("digests under two keys and none: %s %s %s; want three different 64-hex digests", da, db, dn)
+	}
+	if da != a.Digest([]byte("POST"), body) {
+		t.Error("the same parts under the same key digest differently")
+	}
+	if a.Digest([]byte("ab"), []byte("c")) == a.Digest([]byte("a"), []byte("bc")) {
+		t.Error("part boundaries do not count")
+	}
+	sum := sha256.Sum256(body)
+	if strings.Contains(da, hex.EncodeToString(sum[:])) {
+		t.Error("the keyed digest contains the plain SHA-256 of the body")
 	}
 }

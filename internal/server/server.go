@@ -27,6 +27,7 @@ import (
 	locallock "github.com/swarmops/swarmops/internal/lock/local"
 	redislock "github.com/swarmops/swarmops/internal/lock/redis"
 	"github.com/swarmops/swarmops/internal/seal"
+	"github.com/swarmops/swarmops/internal/state"
 	"github.com/swarmops/swarmops/internal/store"
 	localstore "github.com/swarmops/swarmops/internal/store/local"
 	redisstore "github.com/swarmops/swarmops/internal/store/redis"
@@ -108,6 +109,12 @@ type Server struct {
 	pool   *swarm.Pool
 	// stopStreams ends open log and event streams at shutdown.
 	stopStreams context.CancelFunc
+	// raw is the store under Store's sealing, for state.Prepare.
+	raw    store.Store
+	locker lock.Locker
+	box    *seal.Box
+	// gate keeps readiness failed until the store's schema is checked.
+	gate *stateGate
 }
 
 // Option changes how New wires an instance (tests use them to observe).
@@ -129,21 +136,23 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		f(&o)
 	}
 	log := NewLogger(cfg, logOut)
-	st, locker, err := OpenStore(ctx, cfg)
+	raw, locker, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	box, err := openSealBox(cfg, log)
+	if err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	// The domain sees secrets in the clear; the backend only sealed.
+	st := state.Sealing(raw, box)
+	gate := newStateGate()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
-	box, err := openSealBox(cfg, log)
-	if err != nil {
-		pool.Close()
-		_ = st.Close()
-		return nil, err
-	}
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box})
 	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
 	if err != nil {
@@ -156,14 +165,21 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	api := httpapi.New(httpapi.Deps{
 		Stopping: stopping,
 		Auth:     authSvc, Fleet: fleet, Audit: auditLog, Metrics: reg,
-		Replays: idempotency.New(st), Ready: st.Ping, StoreKind: st.Kind(),
+		Replays: idempotency.New(st, box), StoreKind: st.Kind(),
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return err
+			}
+			return gate.check()
+		},
 		Instance: cfg.InstanceID, Version: version.Version, Commit: version.Commit, SessionTTL: cfg.SessionTTL,
 	})
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})
 	app.Use(httpx.Metrics(reg))
 	api.Register(app)
 	ui.Register(app) // after the API: its catch-all answers pages that do not exist
-	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool, stopStreams: stopStreams}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
+		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate}, nil
 }
 
 // Run listens on the configured address and serves until ctx ends.
@@ -197,11 +213,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	bootCtx, stopBoot := context.WithCancel(ctx)
 	defer stopBoot()
-	go bootstrap(bootCtx, cfg, s.Auth, s.Fleet, log)
+	prepared := make(chan error, 1)
+	go func() {
+		// The first admin and the local cluster wait for a store this
+		// build may use.
+		prepared <- prepareState(bootCtx, s.raw, s.locker, s.box, cfg.InstanceID, s.gate, log, func() {
+			go bootstrap(bootCtx, cfg, s.Auth, s.Fleet, log)
+		})
+	}()
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-prepared:
+		if err == nil { // ctx ended
+			break
+		}
+		// This build must not serve this store: stop at once, saying why.
+		log.Error().Err(err).Msg("cannot use the store")
+		stopBoot()
+		s.stopStreams()
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+		return err
 	case <-ctx.Done():
 	}
 	// Graceful stop: fail readiness at once so balancers move away, keep
