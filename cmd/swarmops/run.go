@@ -24,6 +24,21 @@ commands:
                              the password is read from standard input
   user passwd NAME           set a user's password, read from standard input;
                              ends the user's sessions
+  state export [--audit] [--output FILE]
+                             write the store's state (clusters, users, tokens,
+                             registries, stack history; audit with --audit) as
+                             one JSON archive, secrets still sealed; not
+                             sessions, login throttles or idempotency keys
+  state import [--merge] FILE|-
+                             load an archive into an empty store (--merge: into
+                             one with records, keeping those); needs the
+                             archive's SWARMOPS_SECRET_KEY. In local mode, stop
+                             SwarmOps before either
+  secret-key generate        print a new random key for SWARMOPS_SECRET_KEY
+  secret-key show            print the ids of the configured keys (never the keys)
+  secret-key rotate          re-seal every stored secret with the first key of
+                             SWARMOPS_SECRET_KEY=NEW,OLD (local mode without it:
+                             a new key file; stop SwarmOps first)
 
 Flags and SWARMOPS_* variables configure every command; see swarmops serve -h.
 `
@@ -55,6 +70,10 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 		return healthcheck(ctx, cfg)
 	case "user":
 		return userCommand(ctx, args, env, stdin, stdout, stderr)
+	case "state":
+		return stateCommand(ctx, args, env, stdin, stdout, stderr)
+	case "secret-key":
+		return secretKeyCommand(ctx, args, env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

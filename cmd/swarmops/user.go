@@ -31,8 +31,8 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		return err
 	}
 	defer st.Close()
-	if err := st.Ping(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
+	if err := readyStore(ctx, st); err != nil {
+		return err
 	}
 	ctx = audit.WithActor(ctx, audit.Actor{User: "cli"})
 	svc := auth.NewService(st, audit.New(st, cfg.InstanceID+"/cli"), auth.Options{SessionTTL: cfg.SessionTTL})

@@ -159,6 +159,7 @@ func TestLoad_SecretKey(t *testing.T) {
 		{"variable", map[string]string{"SWARMOPS_SECRET_KEY": key}, nil, key},
 		{"unpadded", map[string]string{"SWARMOPS_SECRET_KEY": strings.TrimRight(key, "=")}, nil, strings.TrimRight(key, "=")},
 		{"file", map[string]string{"SWARMOPS_SECRET_KEY_FILE": "/run/secrets/key"}, map[string]string{"/run/secrets/key": key + "\n"}, key},
+		{"rotating", map[string]string{"SWARMOPS_SECRET_KEY": key + "," + strings.TrimRight(key, "=")}, nil, key + "," + strings.TrimRight(key, "=")},
 		{"none", nil, nil, ""},
 	}
 	for _, tc := range tests {
@@ -183,7 +184,9 @@ func TestLoad_BadSecretKey(t *testing.T) {
 		"c2hvcnQta2V5LW9mLTE2Yg==",                         // 16 bytes
 		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==", // 34 bytes
 		"not base64 at all, but long enough to be a key!",
-		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80-", // URL alphabet
+		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80-",                          // URL alphabet
+		"q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=,c2hvcnQta2V5LW9mLTE2Yg==", // a good key, then a short one
+		",,,", // no key at all
 	} {
 		_, _, err := Load([]string{"--secret-key", v}, testEnv(nil, nil), io.Discard)
 		var p Problems

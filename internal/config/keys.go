@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // key is one setting: its flag name (the variable is SWARMOPS_ + the name in
@@ -165,10 +166,11 @@ var keys = []key{
 		},
 		get: func(c *Config) string { return strconv.Itoa(c.AuditCap) }},
 	{name: "secret-key", secret: true,
-		help: "key that encrypts secrets at rest (engine TLS keys, registry passwords, stack secret files) and keys idempotency fingerprints; the same on every instance",
+		help: "key that encrypts secrets at rest (engine TLS keys, registry passwords, stack secret files) and keys idempotency fingerprints; the same on every instance (NEW,OLD during a rotation)",
 		set: func(c *Config, v string) error {
 			if v != "" && !isSecretKey(v) {
-				return errors.New("expected 32 random bytes in base64, e.g. from `openssl rand -base64 32`")
+				return errors.New("expected 32 random bytes in base64, e.g. from `openssl rand -base64 32` " +
+					"(during a key rotation: NEW,OLD, the new key first)")
 			}
 			c.SecretKey = v
 			return nil
@@ -195,15 +197,22 @@ var keys = []key{
 		get: func(c *Config) string { return c.LogFormat }},
 }
 
-// isSecretKey reports whether v is base64 (padded or not) of 32 bytes, as
-// internal/seal reads it; config checks the syntax early, seal decodes.
+// isSecretKey reports whether v is one key, base64 (padded or not) of 32
+// bytes, or several separated by commas (during a key rotation: the new
+// key first), as internal/seal reads it; config checks the syntax early,
+// seal decodes.
 func isSecretKey(v string) bool {
-	v = strings.TrimSpace(v)
-	key, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		key, err = base64.RawStdEncoding.DecodeString(v)
+	keys := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	for _, k := range keys {
+		key, err := base64.StdEncoding.DecodeString(k)
+		if err != nil {
+			key, err = base64.RawStdEncoding.DecodeString(k)
+		}
+		if err != nil || len(key) != 32 {
+			return false
+		}
 	}
-	return err == nil && len(key) == 32
+	return len(keys) > 0
 }
 
 func splitList(v string) []string {

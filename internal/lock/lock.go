@@ -51,6 +51,9 @@ func StackKey(cluster, stack string) string { return ObjectKey(cluster, "stack",
 // rotation, node join and leave).
 func ClusterKey(cluster string) string { return "cluster:" + cluster }
 
+// RegistryKey is the key of changes to a registered image registry.
+func RegistryKey(name string) string { return "registry:" + name }
+
 // RegistrationKey serializes registering swarms, so that one swarm is
 // never registered twice under two names.
 const RegistrationKey = "registrations"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,8 +210,12 @@ type KeyError struct {
 func (e *KeyError) Error() string {
 	var parts []string
 	for id, what := range e.Missing {
+		if len(what) > 5 {
+			what = append(what[:5:5], fmt.Sprintf("%d more", len(what)-5))
+		}
 		parts = append(parts, fmt.Sprintf("key id %s (%s)", id, strings.Join(what, ", ")))
 	}
+	slices.Sort(parts)
 	have := "no key"
 	if len(e.Have) > 0 {
 		have = "key ids " + strings.Join(e.Have, ", ")
@@ -221,7 +226,8 @@ func (e *KeyError) Error() string {
 }
 
 // CheckKeys answers a *KeyError when box cannot open a stored engine TLS
-// key or registry password. It opens none: the key ids say.
+// key, registry password or stack secret file. It opens none: the key ids
+// say.
 func CheckKeys(ctx context.Context, st store.Store, box *seal.Box) error {
 	missing := map[string][]string{}
 	note := func(blob []byte, what string) {
@@ -249,6 +255,21 @@ func CheckKeys(ctx context.Context, st store.Store, box *seal.Box) error {
 	for _, r := range regs {
 		if len(r.PasswordSealed) > 0 {
 			note(r.PasswordSealed, "registry "+r.Name)
+		}
+	}
+	stacks, err := st.ListRevisedStacks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ref := range stacks {
+		revs, err := st.ListStackRevisions(ctx, ref.Cluster, ref.Stack)
+		if err != nil {
+			return err
+		}
+		for _, r := range revs {
+			for path, f := range r.Sealed {
+				note(f.Data, fmt.Sprintf("stack %s/%s revision %d file %s", ref.Cluster, ref.Stack, r.Number, path))
+			}
 		}
 	}
 	if len(missing) > 0 {

@@ -297,6 +297,22 @@ type StackRevisions interface {
 	ListStackRevisions(ctx context.Context, cluster, stack string) ([]StackRevision, error)
 	// GetStackRevision answers one revision; errs.ErrNotFound when absent.
 	GetStackRevision(ctx context.Context, cluster, stack string, number int) (StackRevision, error)
+	// ListRevisedStacks answers every stack that has revisions, sorted by
+	// cluster, then stack; an empty list when none has.
+	ListRevisedStacks(ctx context.Context) ([]StackRef, error)
+	// PutStackRevision stores r under its own Number (1 or more),
+	// replacing a revision of that number, and raises the stack's count to
+	// at least r.Number, so a later AddStackRevision numbers after it. The
+	// cap holds: a revision StackRevisionCap or more behind the stack's
+	// newest number is not kept. Import and key rotation (which re-seals
+	// Sealed files in place) use it; deploys use AddStackRevision.
+	PutStackRevision(ctx context.Context, r StackRevision) error
+}
+
+// StackRef names a stack of a cluster.
+type StackRef struct {
+	Cluster string `json:"cluster"`
+	Stack   string `json:"stack"`
 }
 
 // EncodeStackRevision answers r as the backends store it: JSON without

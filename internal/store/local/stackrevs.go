@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -43,14 +44,7 @@ func (s *Store) AddStackRevision(_ context.Context, r store.StackRevision) (int,
 		if err := b.Put(seqKey(n), data); err != nil {
 			return err
 		}
-		// Numbers are contiguous, so the first key tells how many are kept.
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil && n-binary.BigEndian.Uint64(k) >= store.StackRevisionCap; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return trimStackRevs(b)
 	})
 	return int(n), err
 }
@@ -93,6 +87,74 @@ func (s *Store) GetStackRevision(_ context.Context, cluster, stack string, numbe
 		return nil
 	})
 	return r, err
+}
+
+// ListRevisedStacks answers every stack that has revisions. bbolt keeps
+// buckets sorted by name, so cluster then stack order comes for free.
+func (s *Store) ListRevisedStacks(context.Context) ([]store.StackRef, error) {
+	out := []store.StackRef{}
+	err := s.view("list revised stacks", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStackRevs).ForEachBucket(func(cluster []byte) error {
+			byCluster := tx.Bucket(bucketStackRevs).Bucket(cluster)
+			return byCluster.ForEachBucket(func(stack []byte) error {
+				if k, _ := byCluster.Bucket(stack).Cursor().First(); k != nil {
+					out = append(out, store.StackRef{Cluster: string(cluster), Stack: string(stack)})
+				}
+				return nil
+			})
+		})
+	})
+	return out, err
+}
+
+// PutStackRevision stores r under its own number, raising the bucket's
+// sequence to it so AddStackRevision numbers after it.
+func (s *Store) PutStackRevision(_ context.Context, r store.StackRevision) error {
+	const op = "put stack revision"
+	if r.Cluster == "" || r.Stack == "" {
+		return fmt.Errorf("%s: cluster and stack names are required", op)
+	}
+	if r.Number < 1 {
+		return fmt.Errorf("%s %s/%s: number %d, want 1 or more", op, r.Cluster, r.Stack, r.Number)
+	}
+	data, err := store.EncodeStackRevision(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return s.update(op, func(tx *bolt.Tx) error {
+		byCluster, err := tx.Bucket(bucketStackRevs).CreateBucketIfNotExists([]byte(r.Cluster))
+		if err != nil {
+			return err
+		}
+		b, err := byCluster.CreateBucketIfNotExists([]byte(r.Stack))
+		if err != nil {
+			return err
+		}
+		n := uint64(r.Number)
+		if b.Sequence() < n {
+			if err := b.SetSequence(n); err != nil {
+				return err
+			}
+		}
+		if err := b.Put(seqKey(n), data); err != nil {
+			return err
+		}
+		return trimStackRevs(b)
+	})
+}
+
+// trimStackRevs drops the revisions StackRevisionCap or more behind the
+// newest number the bucket has given. Keys are big-endian numbers, so the
+// first is the oldest.
+func trimStackRevs(b *bolt.Bucket) error {
+	top := b.Sequence()
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && top-binary.BigEndian.Uint64(k) >= store.StackRevisionCap; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stackRevs answers the bucket of the stack's revisions, nil when it has

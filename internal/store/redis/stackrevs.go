@@ -2,10 +2,13 @@ package redis
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -97,4 +100,95 @@ func (s *Store) GetStackRevision(ctx context.Context, cluster, stack string, num
 		return r, fmt.Errorf("%s: %w", op, err)
 	}
 	return r, nil
+}
+
+// putStackRevScript stores a revision under its own number in one step.
+// KEYS as for addStackRevScript; ARGV[1] is the number, ARGV[2] the
+// record, ARGV[3] the cap. The counter is raised to the number when
+// below it, a member of that number replaced, and revisions ARGV[3] or
+// more behind the counter dropped (the new one too, when it is that old).
+var putStackRevScript = goredis.NewScript(`
+local n = tonumber(ARGV[1])
+local top = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > top then
+  redis.call('SET', KEYS[1], n)
+  top = n
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], n, n)
+redis.call('ZADD', KEYS[2], n, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', top - tonumber(ARGV[3]))
+return top`)
+
+// PutStackRevision stores r under its own number.
+func (s *Store) PutStackRevision(ctx context.Context, r store.StackRevision) error {
+	const op = "put stack revision"
+	if r.Cluster == "" || r.Stack == "" {
+		return fmt.Errorf("%s: cluster and stack names are required", op)
+	}
+	if r.Number < 1 {
+		return fmt.Errorf("%s %s/%s: number %d, want 1 or more", op, r.Cluster, r.Stack, r.Number)
+	}
+	data, err := store.EncodeStackRevision(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = putStackRevScript.Run(ctx, s.c, s.stackRevKeys(r.Cluster, r.Stack), r.Number, data, store.StackRevisionCap).Err()
+	return s.fail(op, err)
+}
+
+// ListRevisedStacks answers every stack that has revisions. It scans for
+// the stacks' sorted sets and reads the names from a revision of each
+// rather than from the key, since names may hold the ":" that joins them
+// there.
+func (s *Store) ListRevisedStacks(ctx context.Context) ([]store.StackRef, error) {
+	const op = "list revised stacks"
+	var keys []string
+	iter := s.c.ScanType(ctx, 0, globEscape(s.key("stackrev"))+":*", 500, "zset").Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	out := make([]store.StackRef, 0, len(keys))
+	for chunk := range slices.Chunk(keys, 500) {
+		cmds, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, k := range chunk {
+				p.ZRange(ctx, k, 0, 0)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, s.fail(op, err)
+		}
+		for i, c := range cmds {
+			members, _ := c.(*goredis.StringSliceCmd).Result()
+			if len(members) == 0 {
+				continue // emptied since the scan
+			}
+			r, err := decode[store.StackRevision](members[0])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", op, chunk[i], err)
+			}
+			out = append(out, store.StackRef{Cluster: r.Cluster, Stack: r.Stack})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.StackRef) int {
+		return cmp.Or(strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Stack, b.Stack))
+	})
+	// SCAN may answer a key twice.
+	return slices.Compact(out), nil
+}
+
+// globEscape answers s with the characters SCAN's MATCH treats as
+// pattern syntax escaped, so a prefix matches only itself.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

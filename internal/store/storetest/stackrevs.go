@@ -229,3 +229,98 @@ func testConcurrentStackRevisions(t *testing.T, s store.Store) {
 		t.Errorf("%d distinct revisions listed, want %d: %v", len(users), len(want), users)
 	}
 }
+
+// testRevisedStacks lists the stacks that have revisions, whatever their
+// names hold (":" joins them in Redis keys).
+func testRevisedStacks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	refs, err := s.ListRevisedStacks(ctx)
+	ok(t, err)
+	same(t, refs, []store.StackRef{})
+
+	addRev(t, s, stackRev("prod", "web", 1), 1)
+	addRev(t, s, stackRev("prod", "web", 2), 2)
+	addRev(t, s, stackRev("dev", "web", 1), 1)
+	addRev(t, s, stackRev("prod", "api", 1), 1)
+	addRev(t, s, stackRev("a:b", "c:d", 1), 1)
+	put := numbered(stackRev("ops", "db", 1), 3)
+	ok(t, s.PutStackRevision(ctx, put))
+
+	refs, err = s.ListRevisedStacks(ctx)
+	ok(t, err)
+	same(t, refs, []store.StackRef{
+		{Cluster: "a:b", Stack: "c:d"}, {Cluster: "dev", Stack: "web"}, {Cluster: "ops", Stack: "db"},
+		{Cluster: "prod", Stack: "api"}, {Cluster: "prod", Stack: "web"},
+	})
+	list, err := s.ListStackRevisions(ctx, "a:b", "c:d")
+	ok(t, err)
+	same(t, list, []store.StackRevision{numbered(stackRev("a:b", "c:d", 1), 1)})
+}
+
+// testPutStackRevision stores revisions under their own numbers, as an
+// import or a key rotation does: the count never goes back, numbers given
+// are kept, a number given again replaces, and the cap holds.
+func testPutStackRevision(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, bad := range []store.StackRevision{
+		numbered(stackRev("prod", "web", 1), 0),
+		numbered(stackRev("prod", "web", 1), -1),
+		numbered(stackRev("", "web", 1), 1),
+		numbered(stackRev("prod", "", 1), 1),
+	} {
+		if err := s.PutStackRevision(ctx, bad); err == nil {
+			t.Fatalf("PutStackRevision(%q/%q number %d) = nil, want an error", bad.Cluster, bad.Stack, bad.Number)
+		}
+	}
+	refs, err := s.ListRevisedStacks(ctx)
+	ok(t, err)
+	same(t, refs, []store.StackRef{})
+
+	ok(t, s.PutStackRevision(ctx, numbered(stackRev("prod", "web", 3), 3)))
+	got, err := s.GetStackRevision(ctx, "prod", "web", 3)
+	ok(t, err)
+	same(t, got, numbered(stackRev("prod", "web", 3), 3))
+	_, err = s.GetStackRevision(ctx, "prod", "web", 1)
+	isKind(t, err, errs.ErrNotFound)
+	addRev(t, s, stackRev("prod", "web", 4), 4)
+
+	// Below the count: kept under its number, the count stays.
+	ok(t, s.PutStackRevision(ctx, numbered(stackRev("prod", "web", 2), 2)))
+	addRev(t, s, stackRev("prod", "web", 5), 5)
+
+	// The same number again replaces (a re-sealed revision).
+	again := numbered(stackRev("prod", "web", 3), 3)
+	again.User = "rotation"
+	again.Sealed = map[string]store.SealedFile{"./db_password": {Data: []byte{9, 9, 9}, SHA256: "9f86d081884c7d65"}}
+	ok(t, s.PutStackRevision(ctx, again))
+	list, err := s.ListStackRevisions(ctx, "prod", "web")
+	ok(t, err)
+	same(t, list, []store.StackRevision{
+		numbered(stackRev("prod", "web", 5), 5), numbered(stackRev("prod", "web", 4), 4),
+		again, numbered(stackRev("prod", "web", 2), 2),
+	})
+
+	// Far ahead: the count jumps, and the cap drops what is now too old.
+	far := 5 + store.StackRevisionCap
+	ok(t, s.PutStackRevision(ctx, numbered(stackRev("prod", "web", far), far)))
+	list, err = s.ListStackRevisions(ctx, "prod", "web")
+	ok(t, err)
+	same(t, list, []store.StackRevision{numbered(stackRev("prod", "web", far), far)})
+	// A number the cap no longer keeps is not kept when put either.
+	ok(t, s.PutStackRevision(ctx, numbered(stackRev("prod", "web", 5), 5)))
+	_, err = s.GetStackRevision(ctx, "prod", "web", 5)
+	isKind(t, err, errs.ErrNotFound)
+	ok(t, s.PutStackRevision(ctx, numbered(stackRev("prod", "web", 6), 6)))
+	addRev(t, s, stackRev("prod", "web", far+1), far+1)
+	list, err = s.ListStackRevisions(ctx, "prod", "web")
+	ok(t, err)
+	same(t, list, []store.StackRevision{
+		numbered(stackRev("prod", "web", far+1), far+1), numbered(stackRev("prod", "web", far), far),
+	})
+
+	// Other stacks count on their own.
+	addRev(t, s, stackRev("prod", "api", 1), 1)
+	refs, err = s.ListRevisedStacks(ctx)
+	ok(t, err)
+	same(t, refs, []store.StackRef{{Cluster: "prod", Stack: "api"}, {Cluster: "prod", Stack: "web"}})
+}

@@ -40,7 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StackRevisions", testStackRevisions},
 		{"StackRevisionsRoundTrip", testStackRevisionsRoundTrip},
 		{"StackRevisionsCap", testStackRevisionsCap},
-		{"ConcurrentStackRevisions", testConcurrentStackRevisions},
+		{"ConcurrentStackRevisions", testConcurrentStackRevisions}, {"RevisedStacks", testRevisedStacks}, {"PutStackRevision", testPutStackRevision},
 		{"Meta", testMeta},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}
