@@ -45,7 +45,9 @@ func NewLogger(cfg config.Config, out io.Writer) zerolog.Logger {
 	return zerolog.New(out).Level(level).With().Timestamp().Str("instance", cfg.InstanceID).Logger()
 }
 
-// OpenStore opens the configured store and the matching locker.
+// OpenStore opens the configured store and the matching locker. In
+// Sentinel mode the Redis store waits for a replica after each write and
+// warns through ctx's logger (zerolog.Ctx) when none had it in time.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker, error) {
 	switch cfg.Store {
 	case "redis":
@@ -55,7 +57,18 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker
 		if err != nil {
 			return nil, nil, err
 		}
-		st := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, AuditCap: int64(cfg.AuditCap)})
+		opts := redisstore.Options{Prefix: cfg.RedisPrefix, AuditCap: int64(cfg.AuditCap)}
+		if len(cfg.RedisSentinels) > 0 {
+			// Only with Sentinel is there a replica that may be promoted
+			// with what it has: acknowledge a write once one has it.
+			log := zerolog.Ctx(ctx)
+			opts.WaitReplicas, opts.WaitTimeout = 1, time.Second
+			opts.Unreplicated = func(op string, got int, writes uint64) {
+				log.Warn().Str("op", op).Int("replicas", got).Uint64("writes", writes).
+					Msg("redis acknowledged writes no replica had after 1s: a failover now would lose them (is the replica down or lagging?)")
+			}
+		}
+		st := redisstore.New(client, opts)
 		lk := redislock.New(client, redislock.Options{Prefix: cfg.RedisPrefix + "lock:", Wait: cfg.LockWait})
 		return st, lk, nil
 	default:
@@ -136,7 +149,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		f(&o)
 	}
 	log := NewLogger(cfg, logOut)
-	raw, locker, err := OpenStore(ctx, cfg)
+	raw, locker, err := OpenStore(log.WithContext(ctx), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +163,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	gate := newStateGate()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if rs, ok := raw.(*redisstore.Store); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "swarmops_redis_unreplicated_writes_total",
+			Help: "Writes Redis acknowledged without a replica having them within the WAIT timeout (Sentinel mode).",
+		}, func() float64 { return float64(rs.UnreplicatedWrites()) }))
+	}
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)

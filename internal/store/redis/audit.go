@@ -29,13 +29,15 @@ func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) error {
 	if err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
-	err = s.c.XAdd(ctx, &goredis.XAddArgs{
-		Stream: s.key("audit"),
-		MaxLen: s.auditCap,
-		Approx: true,
-		Values: []string{"r", data},
-	}).Err()
-	return s.fail("append audit record", err)
+	const op = "append audit record"
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+		return c.XAdd(ctx, &goredis.XAddArgs{
+			Stream: s.key("audit"),
+			MaxLen: s.auditCap,
+			Approx: true,
+			Values: []string{"r", data},
+		}).Err()
+	}))
 }
 
 // ListAudit answers the records matching f, newest first, among the newest

@@ -7,6 +7,9 @@
 // Connect builds the go-redis client from configuration (URL, password,
 // Sentinel); a Redis that is down at start only makes calls fail with
 // errs.ErrUnavailable until it is back, and go-redis reconnects by itself.
+// In Sentinel mode (Options.WaitReplicas) each write that must survive a
+// failover is followed by WAIT on its own connection, so it is
+// acknowledged once a replica has it (see write for when it is not).
 //
 // redis imports go-redis and the store and errs packages only: no bbolt,
 // no redsync, no transport, no Docker type.

@@ -34,30 +34,31 @@ return n`)
 func (s *Store) sessionKey(id string) string         { return s.key("session", id) }
 func (s *Store) userSessions(username string) string { return s.key("user-sessions", username) }
 
-// putSession writes sess if mode ("NX" or "XX") allows, and reports whether
-// it did. A session already expired lives a millisecond (GetSession never
-// answers it anyway), so NX and XX keep their meaning.
-func (s *Store) putSession(ctx context.Context, sess store.Session, mode string) (bool, error) {
-	data, err := encode(sess)
-	if err != nil {
-		return false, err
-	}
-	return s.putSessionData(ctx, sess, data, mode)
-}
-
-// putSessionData is putSession with sess already encoded as data.
+// putSessionData writes sess, encoded as data, if mode ("NX" or "XX")
+// allows, and reports whether it did. A session already expired lives a
+// millisecond (GetSession never answers it anyway), so NX and XX keep their
+// meaning. A new session is waited for (see write): a login acknowledged
+// must not vanish with a failover; a touch is not, being on every
+// request's path and only moving an idle deadline.
 func (s *Store) putSessionData(ctx context.Context, sess store.Session, data, mode string) (bool, error) {
 	now := time.Now()
 	ttl := max(sess.ExpiresAt.Sub(now).Milliseconds(), 1)
 	keys := []string{s.sessionKey(sess.ID), s.userSessions(sess.Username)}
-	return putSessionScript.Run(ctx, s.c, keys, data, ttl, sess.ID,
-		sess.ExpiresAt.UnixMilli(), now.UnixMilli(), mode).Bool()
+	args := []any{data, ttl, sess.ID, sess.ExpiresAt.UnixMilli(), now.UnixMilli(), mode}
+	if mode == "NX" {
+		return s.runWrite(ctx, "create session", putSessionScript, keys, args...).Bool()
+	}
+	return putSessionScript.Run(ctx, s.c, keys, args...).Bool()
 }
 
 // CreateSession stores sess until its ExpiresAt; errs.ErrConflict when the
 // id is taken.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	ok, err := s.putSession(ctx, sess, "NX")
+	data, err := encode(sess)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	ok, err := s.putSessionData(ctx, sess, data, "NX")
 	if err != nil {
 		return s.fail("create session", err)
 	}
@@ -126,7 +127,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, expiresAt time.Time
 // DeleteSession ends session id; an unknown id is not an error. Its id
 // stays in the user's index until it would have expired.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return s.fail("delete session", s.c.Del(ctx, s.sessionKey(id)).Err())
+	const op = "delete session"
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error { return c.Del(ctx, s.sessionKey(id)).Err() }))
 }
 
 // DeleteUserSessions ends every session of username.
@@ -141,7 +143,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, username string) error {
 	for _, id := range ids {
 		keys = append(keys, s.sessionKey(id))
 	}
-	return s.fail(op, s.c.Del(ctx, keys...).Err())
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error { return c.Del(ctx, keys...).Err() }))
 }
 
 // AddFailure counts a failure for key and answers the count within the
@@ -202,7 +204,10 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, r store.Idempo
 	if err != nil {
 		return fmt.Errorf("finish idempotent request: %w", err)
 	}
-	return s.fail("finish idempotent request", s.c.Set(ctx, s.key("idempotency", key), data, ttl).Err())
+	const op = "finish idempotent request"
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+		return c.Set(ctx, s.key("idempotency", key), data, ttl).Err()
+	}))
 }
 
 // AbortIdempotent forgets key.

@@ -51,7 +51,7 @@ func create(ctx context.Context, s *Store, n named, name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	ok, err := createScript.Run(ctx, s.c, []string{s.key(n.noun, name), s.key(n.index)}, data, name).Bool()
+	ok, err := s.runWrite(ctx, op, createScript, []string{s.key(n.noun, name), s.key(n.index)}, data, name).Bool()
 	if err != nil {
 		return s.fail(op, err)
 	}
@@ -123,7 +123,7 @@ func replace(ctx context.Context, s *Store, n named, name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	ok, err := s.putKeeping(ctx, s.key(n.noun, name), data, v, nil)
+	ok, err := s.putKeeping(ctx, op, s.key(n.noun, name), data, v, nil)
 	if err != nil {
 		return s.fail(op, err)
 	}
@@ -142,8 +142,9 @@ const keepRetries = 10
 // does not know (store.KeepUnknown). The read and the write are one
 // optimistic transaction: a write by another instance in between makes it
 // read again. set, when given, writes instead of a plain SET (to keep a
-// TTL).
-func (s *Store) putKeeping(ctx context.Context, key, data string, v any,
+// TTL). The write is waited for like every other (see write), on the
+// transaction's connection.
+func (s *Store) putKeeping(ctx context.Context, op, key, data string, v any,
 	set func(p goredis.Pipeliner, value string)) (bool, error) {
 	found := false
 	txf := func(tx *goredis.Tx) error {
@@ -168,7 +169,10 @@ func (s *Store) putKeeping(ctx context.Context, key, data string, v any,
 			}
 			return nil
 		})
-		return err
+		if err != nil || s.rep.want <= 0 {
+			return err
+		}
+		return s.waitOn(ctx, op, tx)
 	}
 	for range keepRetries {
 		err := s.c.Watch(ctx, txf, key)
@@ -181,10 +185,11 @@ func (s *Store) putKeeping(ctx context.Context, key, data string, v any,
 }
 
 func remove(ctx context.Context, s *Store, n named, name string, extraKeys ...string) error {
+	op := "delete " + n.noun
 	keys := append([]string{s.key(n.noun, name), s.key(n.index)}, extraKeys...)
-	ok, err := deleteScript.Run(ctx, s.c, keys, name).Bool()
+	ok, err := s.runWrite(ctx, op, deleteScript, keys, name).Bool()
 	if err != nil {
-		return s.fail("delete "+n.noun, err)
+		return s.fail(op, err)
 	}
 	if !ok {
 		return errs.NotFound("%s %q not found", n.noun, name)
@@ -230,9 +235,11 @@ func (s *Store) DefaultCluster(ctx context.Context) (string, error) {
 func (s *Store) SetDefaultCluster(ctx context.Context, name string) error {
 	const op = "set default cluster"
 	if name == "" {
-		return s.fail(op, s.c.Del(ctx, s.key("default-cluster")).Err())
+		return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+			return c.Del(ctx, s.key("default-cluster")).Err()
+		}))
 	}
-	ok, err := setDefaultScript.Run(ctx, s.c, []string{s.key(clusters.noun, name), s.key("default-cluster")}, name).Bool()
+	ok, err := s.runWrite(ctx, op, setDefaultScript, []string{s.key(clusters.noun, name), s.key("default-cluster")}, name).Bool()
 	if err != nil {
 		return s.fail(op, err)
 	}
@@ -312,7 +319,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 		return fmt.Errorf("create token: %w", err)
 	}
 	keys := []string{s.key("token", t.Hash), s.tokenNames(t.Username)}
-	n, err := createTokenScript.Run(ctx, s.c, keys, data, t.Name, t.Hash).Int()
+	n, err := s.runWrite(ctx, "create token", createTokenScript, keys, data, t.Name, t.Hash).Int()
 	switch {
 	case err != nil:
 		return s.fail("create token", err)
@@ -369,12 +376,14 @@ func (s *Store) DeleteToken(ctx context.Context, username, name string) error {
 	if err != nil {
 		return s.fail(op, err)
 	}
-	_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, s.key("token", hash))
-		p.HDel(ctx, s.tokenNames(username), name)
-		return nil
-	})
-	return s.fail(op, err)
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+		_, err := c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Del(ctx, s.key("token", hash))
+			p.HDel(ctx, s.tokenNames(username), name)
+			return nil
+		})
+		return err
+	}))
 }
 
 // DeleteUserTokens revokes every token of username.
@@ -388,7 +397,7 @@ func (s *Store) DeleteUserTokens(ctx context.Context, username string) error {
 	for _, h := range hashes {
 		keys = append(keys, s.key("token", h))
 	}
-	return s.fail(op, s.c.Del(ctx, keys...).Err())
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error { return c.Del(ctx, keys...).Err() }))
 }
 
 // GetMeta answers the meta document called name.
@@ -402,5 +411,8 @@ func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, error) {
 
 // PutMeta stores the meta document called name.
 func (s *Store) PutMeta(ctx context.Context, name string, value []byte) error {
-	return s.fail("put meta", s.c.Set(ctx, s.key("meta", name), value, 0).Err())
+	const op = "put meta"
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+		return c.Set(ctx, s.key("meta", name), value, 0).Err()
+	}))
 }

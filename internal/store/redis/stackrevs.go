@@ -59,7 +59,7 @@ func (s *Store) AddStackRevision(ctx context.Context, r store.StackRevision) (in
 	}
 	head := string(before) + `"number":`
 	tail := "," + string(after)
-	n, err := addStackRevScript.Run(ctx, s.c, s.stackRevKeys(r.Cluster, r.Stack), head, tail, store.StackRevisionCap).Int()
+	n, err := s.runWrite(ctx, op, addStackRevScript, s.stackRevKeys(r.Cluster, r.Stack), head, tail, store.StackRevisionCap).Int()
 	if err != nil {
 		return 0, s.fail(op, err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) PutStackRevision(ctx context.Context, r store.StackRevision) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	err = putStackRevScript.Run(ctx, s.c, s.stackRevKeys(r.Cluster, r.Stack), r.Number, data, store.StackRevisionCap).Err()
+	err = s.runWrite(ctx, op, putStackRevScript, s.stackRevKeys(r.Cluster, r.Stack), r.Number, data, store.StackRevisionCap).Err()
 	return s.fail(op, err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -19,6 +20,17 @@ type Options struct {
 	Prefix string
 	// AuditCap is the number of audit records kept (default 10000).
 	AuditCap int64
+	// WaitReplicas, when above 0, makes every write a client would miss
+	// after a failover wait (Redis WAIT) until that many replicas have it,
+	// at most WaitTimeout (default 1s); see write. It needs a client that
+	// can lend a connection (Connect's, goredis.NewClient's).
+	WaitReplicas int
+	WaitTimeout  time.Duration
+	// Unreplicated, when set, hears of writes acknowledged with fewer than
+	// WaitReplicas replicas (got) after WaitTimeout: at most once per 10s,
+	// with the operation of the latest and how many there were since the
+	// previous call.
+	Unreplicated func(op string, got int, writes uint64)
 }
 
 // Store is the Redis-backed store.Store.
@@ -26,12 +38,15 @@ type Store struct {
 	c        goredis.UniversalClient
 	prefix   string
 	auditCap int64
+	rep      replicas
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New answers a Store over client, which it owns from then on: Close
-// closes it, so a locker sharing the client must be done by then.
+// closes it, so a locker sharing the client must be done by then. It
+// panics when opts.WaitReplicas is set and client cannot lend a
+// connection (a cluster or ring client): WAIT would count nothing.
 func New(client goredis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = "swarmops:"
@@ -39,7 +54,15 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	if opts.AuditCap <= 0 {
 		opts.AuditCap = 10000
 	}
-	return &Store{c: client, prefix: opts.Prefix, auditCap: opts.AuditCap}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = defaultWaitTimeout
+	}
+	if _, ok := client.(pinner); opts.WaitReplicas > 0 && !ok {
+		panic(fmt.Sprintf("redis store: WaitReplicas needs a client with Conn(), not %T", client))
+	}
+	s := &Store{c: client, prefix: opts.Prefix, auditCap: opts.AuditCap}
+	s.rep.want, s.rep.timeout, s.rep.notify = opts.WaitReplicas, opts.WaitTimeout, opts.Unreplicated
+	return s
 }
 
 // Kind answers "redis".
@@ -91,6 +114,9 @@ func unavailable(err error) error {
 		goredis.IsClusterDownError(err), goredis.IsTryAgainError(err), goredis.IsMaxClientsError(err),
 		goredis.IsOOMError(err), goredis.HasErrorPrefix(err, "BUSY"):
 		return errs.Unavailable(err, "store unavailable: redis is not reachable or not ready")
+	case goredis.HasErrorPrefix(err, "NOREPLICAS"):
+		// min-replicas-to-write refused the write before applying it.
+		return errs.Unavailable(err, "store unavailable: redis has too few replicas to accept writes")
 	}
 	return nil
 }
