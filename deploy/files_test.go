@@ -106,13 +106,16 @@ func TestStackFile(t *testing.T) {
 		"SWARMOPS_STORE":               "redis",
 		"SWARMOPS_REDIS_PASSWORD_FILE": "/run/secrets/redis_password",
 		"SWARMOPS_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
+		"SWARMOPS_SECRET_KEY_FILE":     "/run/secrets/secret_key",
 	} {
 		if got := envOf(so, k); got != want {
 			t.Errorf("swarmops %s=%q, want %q", k, got, want)
 		}
 	}
-	if !slices.ContainsFunc(so.Secrets, func(s composetypes.ServiceSecretConfig) bool { return s.Source == "redis_password" }) {
-		t.Errorf("swarmops does not get the redis_password secret: %+v", so.Secrets)
+	for _, secret := range []string{"redis_password", "admin_password", "secret_key"} {
+		if !slices.ContainsFunc(so.Secrets, func(s composetypes.ServiceSecretConfig) bool { return s.Source == secret }) {
+			t.Errorf("swarmops does not get the %s secret: %+v", secret, so.Secrets)
+		}
 	}
 	if !slices.ContainsFunc(so.Volumes, func(v composetypes.ServiceVolumeConfig) bool {
 		return v.Type == "bind" && v.Source == "/var/run/docker.sock" && v.Target == "/var/run/docker.sock" && v.ReadOnly
@@ -184,6 +187,7 @@ func TestComposeFile(t *testing.T) {
 			"SWARMOPS_STORE":               "redis",
 			"SWARMOPS_REDIS_URL":           "redis://redis:6379/0",
 			"SWARMOPS_REDIS_PASSWORD_FILE": "/run/secrets/redis_password",
+			"SWARMOPS_SECRET_KEY_FILE":     "/run/secrets/secret_key",
 		} {
 			if got := envOf(s, k); got != want {
 				t.Errorf("%s %s=%q, want %q", name, k, got, want)

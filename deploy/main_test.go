@@ -84,6 +84,7 @@ type instance struct {
 	URL  string // http://Addr
 	Log  string // its stdout and stderr (JSON log lines)
 	env  map[string]string
+	bin  string // the swarmops binary it runs
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // the exit, once done is closed
@@ -119,14 +120,20 @@ func (in *instance) restart(t testing.TB) *instance {
 	if in.Running() {
 		t.Fatalf("restart %s: still running", in.ID)
 	}
-	return startInstanceAt(t, in.ID, in.Addr, in.env)
+	return startBinaryAt(t, in.bin, in.ID, in.Addr, in.env)
 }
 
 func startInstanceAt(t testing.TB, id, addr string, env map[string]string) *instance {
 	t.Helper()
-	bin := swarmopsBinary(t)
+	return startBinaryAt(t, swarmopsBinary(t), id, addr, env)
+}
+
+// startBinaryAt runs bin (HEAD's build, or another: see upgrade_test.go)
+// as startInstanceAt does.
+func startBinaryAt(t testing.TB, bin, id, addr string, env map[string]string) *instance {
+	t.Helper()
 	dir := testenv.SubDir(t, "swarmops-"+id)
-	in := &instance{ID: id, Addr: addr, URL: "http://" + addr, Log: filepath.Join(dir, "log"), env: env, done: make(chan struct{})}
+	in := &instance{ID: id, Addr: addr, URL: "http://" + addr, Log: filepath.Join(dir, "log"), env: env, bin: bin, done: make(chan struct{})}
 	vars := map[string]string{
 		"SWARMOPS_LISTEN":          in.Addr,
 		"SWARMOPS_DATA_DIR":        filepath.Join(dir, "data"),

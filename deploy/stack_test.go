@@ -64,6 +64,11 @@ func TestStackSelfDeploy(t *testing.T) {
 	if err := os.WriteFile(adminPwFile, []byte(adminPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	secretKey, _ := newSecretKey(t)
+	secretKeyFile := filepath.Join(dir, "secret_key")
+	if err := os.WriteFile(secretKeyFile, []byte(secretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Every test engine has its socket under its own directory, so the
 	// socket-path variable is a swarm template resolved on each node.
 	socks := filepath.Join(dir, "socks")
@@ -89,6 +94,7 @@ func TestStackSelfDeploy(t *testing.T) {
 		"DOCKER_GID=" + strconv.Itoa(int(st.Gid)),
 		"REDIS_PASSWORD_FILE=" + redisPwFile,
 		"ADMIN_PASSWORD_FILE=" + adminPwFile,
+		"SECRET_KEY_FILE=" + secretKeyFile,
 	}
 	out, err := dockerCLI(ctx, m1, root, env, "stack", "deploy", "-c", "stack.yaml", "--resolve-image", "never", "--detach=true", stackName)
 	t.Cleanup(func() { removeStack(t, sw) })

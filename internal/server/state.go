@@ -18,8 +18,9 @@ import (
 
 // schemaCheckEvery is how often a serving instance reads the schema
 // document again, to notice a newer build migrating the store past what
-// it reads (it then fails readiness, and balancers stop sending to it).
-const schemaCheckEvery = 30 * time.Second
+// it reads (it then fails readiness, and balancers stop sending to it),
+// and seals what an instance of an older build stored in the clear.
+const schemaCheckEvery = 10 * time.Second
 
 // stateGate holds why the instance must not take traffic because of its
 // store's state: not prepared yet, or a schema it cannot read. nil: fine.
@@ -93,8 +94,13 @@ func prepareState(ctx context.Context, raw store.Store, lk lock.Locker, box *sea
 				log.Error().Err(err).Msg("a newer SwarmOps migrated the store: this instance stops taking traffic")
 			}
 			gate.set(errs.Unavailable(nil, "%s", err.Error()))
-		} else {
-			gate.set(nil)
+			continue
+		}
+		gate.set(nil)
+		if n, err := state.SealPlaintext(ctx, raw, lk, box); err != nil {
+			log.Warn().Err(err).Msg("cannot seal secrets an older instance stored in the clear")
+		} else if n > 0 {
+			log.Warn().Int("secrets", n).Msg("sealed secrets an older instance had stored in the clear")
 		}
 	}
 }

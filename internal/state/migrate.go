@@ -30,12 +30,14 @@ const migrationWait = 2 * time.Minute
 type migration struct {
 	to   int
 	name string
-	run  func(ctx context.Context, st store.Store, box *seal.Box) (changed int, err error)
+	run  func(ctx context.Context, st store.Store, o PrepareOptions) (changed int, err error)
 }
 
 // migrations are in order of version, one per version above 1.
 var migrations = []migration{
-	{to: 2, name: "seal engine TLS keys and registry passwords", run: sealSecrets},
+	{to: 2, name: "seal engine TLS keys and registry passwords", run: func(ctx context.Context, st store.Store, o PrepareOptions) (int, error) {
+		return SealPlaintext(ctx, st, o.Locker, o.Box)
+	}},
 }
 
 // PrepareOptions are Prepare's inputs besides the store.
@@ -70,7 +72,7 @@ func Prepare(ctx context.Context, st store.Store, o PrepareOptions) error {
 		if err := migrate(ctx, st, o); err != nil {
 			return err
 		}
-	} else if n, err := sealSecrets(ctx, st, o.Box); err != nil {
+	} else if n, err := SealPlaintext(ctx, st, o.Locker, o.Box); err != nil {
 		return err
 	} else if n > 0 {
 		o.Log.Warn().Int("secrets", n).Msg("sealed secrets an older instance had stored in the clear")
@@ -103,7 +105,7 @@ func migrate(ctx context.Context, st store.Store, o PrepareOptions) error {
 		default:
 		}
 		start := time.Now()
-		n, err := m.run(ctx, st, o.Box)
+		n, err := m.run(ctx, st, o)
 		if err != nil {
 			return fmt.Errorf("store migration to schema %d (%s): %w; nothing is lost: the store stays at schema %d "+
 				"and the migration runs again at the next start", m.to, m.name, err, s.Version)
@@ -138,10 +140,15 @@ func acquire(ctx context.Context, lk lock.Locker) (lock.Lease, error) {
 	}
 }
 
-// sealSecrets seals every engine TLS key and registry password stored in
-// the clear, and answers how many it sealed. Without a key it changes
-// nothing and fails if there is any: the operator must give one.
-func sealSecrets(ctx context.Context, st store.Store, box *seal.Box) (int, error) {
+// SealPlaintext seals every engine TLS key and registry password stored
+// in the clear, and answers how many it sealed. Prepare runs it at start,
+// and a serving instance again now and then: an instance of a build from
+// before schema 2, still running during a rolling upgrade, stores keys in
+// the clear. Each record is re-read and rewritten under the lock its
+// domain writes take, so no concurrent change is lost. Without a key it
+// changes nothing and fails if there is anything to seal: the operator
+// must give one.
+func SealPlaintext(ctx context.Context, st store.Store, lk lock.Locker, box *seal.Box) (int, error) {
 	clusters, err := st.ListClusters(ctx)
 	if err != nil {
 		return 0, err
@@ -170,31 +177,49 @@ func sealSecrets(ctx context.Context, st store.Store, box *seal.Box) (int, error
 			len(plain), strings.Join(plain, ", "))
 	}
 	n := 0
-	for _, c := range clusters {
-		if c.TLS == nil || c.TLS.Key == "" {
+	for _, listed := range clusters {
+		if listed.TLS == nil || listed.TLS.Key == "" {
 			continue
 		}
-		sealed, err := sealCluster(c, box)
-		if err != nil {
-			return n, err
+		err := locked(ctx, lk, lock.ClusterKey(listed.Name), func() error {
+			c, err := st.GetCluster(ctx, listed.Name)
+			if err != nil || c.TLS == nil || c.TLS.Key == "" {
+				return err
+			}
+			if c, err = sealCluster(c, box); err != nil {
+				return err
+			}
+			if err := st.UpdateCluster(ctx, c); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return n, fmt.Errorf("cluster %s: %w", listed.Name, err)
 		}
-		if err := st.UpdateCluster(ctx, sealed); err != nil && !errors.Is(err, errs.ErrNotFound) {
-			return n, fmt.Errorf("cluster %s: %w", c.Name, err)
-		}
-		n++
 	}
-	for _, r := range regs {
-		if r.Password == "" {
+	for _, listed := range regs {
+		if listed.Password == "" {
 			continue
 		}
-		sealed, err := sealRegistry(r, box)
-		if err != nil {
-			return n, err
+		err := locked(ctx, lk, lock.RegistryKey(listed.Name), func() error {
+			r, err := st.GetRegistry(ctx, listed.Name)
+			if err != nil || r.Password == "" {
+				return err
+			}
+			if r, err = sealRegistry(r, box); err != nil {
+				return err
+			}
+			if err := st.UpdateRegistry(ctx, r); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return n, fmt.Errorf("registry %s: %w", listed.Name, err)
 		}
-		if err := st.UpdateRegistry(ctx, sealed); err != nil && !errors.Is(err, errs.ErrNotFound) {
-			return n, fmt.Errorf("registry %s: %w", r.Name, err)
-		}
-		n++
 	}
 	return n, nil
 }
