@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -326,4 +328,16 @@ func EncodeStackRevision(r StackRevision) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// EncodeNumberedStackRevision is EncodeStackRevision for PutStackRevision:
+// r must name its cluster and stack and carry a number of 1 or more.
+func EncodeNumberedStackRevision(r StackRevision) ([]byte, error) {
+	if r.Cluster == "" || r.Stack == "" {
+		return nil, errors.New("cluster and stack names are required")
+	}
+	if r.Number < 1 {
+		return nil, fmt.Errorf("%s/%s: number %d, want 1 or more", r.Cluster, r.Stack, r.Number)
+	}
+	return EncodeStackRevision(r)
 }

@@ -122,13 +122,7 @@ return top`)
 // PutStackRevision stores r under its own number.
 func (s *Store) PutStackRevision(ctx context.Context, r store.StackRevision) error {
 	const op = "put stack revision"
-	if r.Cluster == "" || r.Stack == "" {
-		return fmt.Errorf("%s: cluster and stack names are required", op)
-	}
-	if r.Number < 1 {
-		return fmt.Errorf("%s %s/%s: number %d, want 1 or more", op, r.Cluster, r.Stack, r.Number)
-	}
-	data, err := store.EncodeStackRevision(r)
+	data, err := store.EncodeNumberedStackRevision(r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
