@@ -74,12 +74,6 @@ func (s *Sentinel) Sentinels() []string {
 	return out
 }
 
-// Servers answers the data servers' addresses: the first master, then its
-// replica (their roles change with a failover).
-func (s *Sentinel) Servers() []string {
-	return []string{s.servers[0].Addr, s.servers[1].Addr}
-}
-
 // Master answers the current master's address as the first sentinel that
 // answers knows it.
 func (s *Sentinel) Master() (string, error) {
@@ -111,16 +105,6 @@ func (s *Sentinel) KillMaster() (string, error) {
 		return "", fmt.Errorf("master %s is not a server of this topology", addr)
 	}
 	return addr, n.proc.Kill()
-}
-
-// Restart starts the data server at addr again (after KillMaster); the
-// sentinels turn it into a replica of the current master.
-func (s *Sentinel) Restart(addr string) error {
-	n := s.server(addr)
-	if n == nil {
-		return fmt.Errorf("%s is not a server of this topology", addr)
-	}
-	return s.run(n, "redis-server")
 }
 
 // Logs answers the last bytes of every process's log, for failure
