@@ -289,12 +289,13 @@ func TestRedisDownAtStart(t *testing.T) {
 	if p, ok := parseProblem(body); err != nil || st != 503 || !ok || p.Error.Code != "unavailable" || !strings.Contains(p.Error.Message, "store unavailable") {
 		t.Errorf("login without Redis: %d %v %s; want 503 unavailable naming the store", st, err, body)
 	}
-	// Let the first-admin bootstrap fail a few times, as it does when Redis
-	// takes a while (a first deployment pulling its image).
-	testenv.Poll(t, 30*time.Second, "4 failed bootstrap attempts in the log", func() error {
+	// Let the start (the store's schema check, then the first admin) fail
+	// a few times, as it does when Redis takes a while (a first deployment
+	// pulling its image).
+	testenv.Poll(t, 30*time.Second, "4 failed attempts to check the store in the log", func() error {
 		n := 0
 		for _, l := range logLines(in.Log) {
-			if l["message"] == "cannot create the first admin yet" {
+			if l["message"] == "cannot check the store's schema yet" {
 				n++
 			}
 		}
