@@ -264,6 +264,17 @@ func TestClusters_TLS(t *testing.T) {
 		t.Fatalf("mismatched key: %d %s", status, text)
 	}
 
+	// In redis mode without SWARMOPS_SECRET_KEY a client key cannot be
+	// stored: refused before the engine is touched (it stays out of any
+	// swarm: the init below works).
+	keyless := apitest.Start(t, apitest.Config(t, apitest.WithRedis(testenv.Redis(t).URL(0), fmt.Sprintf("tls-nokey-%d:", time.Now().UnixNano()))))
+	status, text = keyless.Admin(t).Do(http.MethodPost, "/api/v1/clusters/init", map[string]any{
+		"name": "tls-nokey", "endpoint": n.Endpoint, "advertise_addr": n.Addr, "tls": tlsOf(n.ClientTLS),
+	}, nil)
+	if e := apitest.ParseError(t, text); status != 400 || e.Error.Details["field"] != "SWARMOPS_SECRET_KEY" {
+		t.Fatalf("a TLS key in redis mode without a secret key: %d %s, want 400 naming SWARMOPS_SECRET_KEY", status, text)
+	}
+
 	var c clusterAnswer
 	text = admin.MustDo(http.MethodPost, "/api/v1/clusters/init", map[string]any{
 		"name": "tls", "endpoint": n.Endpoint, "advertise_addr": n.Addr, "tls": tlsOf(n.ClientTLS),

@@ -212,6 +212,9 @@ func (f *Fleet) AddCluster(ctx context.Context, n NewCluster) (v ClusterView, er
 	if err := n.validate(); err != nil {
 		return ClusterView{}, err
 	}
+	if err := f.canStoreTLS(n.TLS); err != nil {
+		return ClusterView{}, err
+	}
 	if _, err := f.store.GetCluster(ctx, n.Name); err == nil {
 		return ClusterView{}, errs.Conflict("cluster %q already exists", n.Name)
 	} else if !errors.Is(err, errs.ErrNotFound) {

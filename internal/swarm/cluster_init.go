@@ -26,6 +26,9 @@ func (f *Fleet) InitCluster(ctx context.Context, in InitCluster) (v ClusterView,
 	if err := in.validate(); err != nil {
 		return ClusterView{}, err
 	}
+	if err := f.canStoreTLS(in.TLS); err != nil {
+		return ClusterView{}, err
+	}
 	if in.AdvertiseAddr == "" {
 		return ClusterView{}, errs.Invalid("advertise_addr", "required: the address other nodes reach this manager at, e.g. 10.0.0.5 or 10.0.0.5:2377")
 	}

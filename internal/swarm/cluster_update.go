@@ -47,7 +47,12 @@ func (ch ClusterChange) validate() error {
 // UpdateCluster changes a registration and answers it with its default
 // mark. New endpoints must reach managers of the same swarm.
 func (f *Fleet) UpdateCluster(ctx context.Context, name string, ch ClusterChange) (ClusterView, error) {
-	m := mutation{action: "cluster.update", cluster: name, check: ch.validate}
+	m := mutation{action: "cluster.update", cluster: name, check: func() error {
+		if err := ch.validate(); err != nil {
+			return err
+		}
+		return f.canStoreTLS(ch.TLS)
+	}}
 	return mutateLocked(ctx, f, m, func(ctx context.Context, old store.Cluster) (ClusterView, error) {
 		return f.update(ctx, old, ch)
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/store"
 )
 
@@ -30,6 +31,17 @@ type TLSSummary struct {
 	// it parses; empty and nil otherwise.
 	CertSubject   string
 	CertExpiresAt *time.Time
+}
+
+// canStoreTLS refuses t before anything is done with it when it holds a
+// client key and no SWARMOPS_SECRET_KEY is configured to seal it: the
+// store would refuse it after the engine was changed (a swarm inited, a
+// registration half made).
+func (f *Fleet) canStoreTLS(t *TLS) error {
+	if t != nil && t.Key != "" && f.box == nil {
+		return seal.ErrNoKey
+	}
+	return nil
 }
 
 // stored is t as the store keeps it.
