@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -39,21 +41,77 @@ type Log struct {
 	store    store.Audit
 	instance string
 	now      func() time.Time
+	// throttle, when the store has one, counts each principal's failed
+	// and refused calls against budget, on every instance alike.
+	throttle store.Throttle
+	budget   atomic.Pointer[Budget]
 }
 
-// New makes a Log writing to st, stamping records with instance.
+// Budget bounds how many records of failed or refused calls one principal
+// may write per window (fixed windows, aligned to the clock, the same on
+// every instance). Past it, one record of action "audit.suppressed",
+// written when the window ends, says how many more there were. Records of
+// successful calls are never suppressed.
+type Budget struct {
+	PerPrincipal int
+	Window       time.Duration
+}
+
+// DefaultBudget is 30 records of failed or refused calls per principal a
+// minute.
+var DefaultBudget = Budget{PerPrincipal: 30, Window: time.Minute}
+
+// New makes a Log writing to st, stamping records with instance. When st
+// is also a store.Throttle (every real store is), the budget of failed
+// and refused calls (DefaultBudget) is counted there, shared by all
+// instances.
 func New(st store.Audit, instance string) *Log {
-	return &Log{store: st, instance: instance, now: time.Now}
+	l := &Log{store: st, instance: instance, now: time.Now}
+	l.throttle, _ = st.(store.Throttle)
+	l.SetBudget(DefaultBudget)
+	return l
 }
 
-// maxErrorLen bounds the error text kept per record.
-const maxErrorLen = 512
+// SetBudget replaces the budget (instances sharing a store should agree
+// on it); a PerPrincipal below 1 turns it off.
+func (l *Log) SetBudget(b Budget) {
+	if b.Window <= 0 {
+		b.Window = DefaultBudget.Window
+	}
+	l.budget.Store(&b)
+}
+
+// Bounds of the fields of a record: a request can make any of them as
+// long as it likes (a 3 MB service name is refused, and still recorded);
+// the log keeps a prefix and says how much was cut.
+const (
+	maxErrorLen  = 512
+	maxTargetLen = 256
+	maxNameLen   = 128 // user, cluster, request id, instance
+	maxActionLen = 64
+)
+
+// bound answers s cut to at most max bytes (on a rune boundary), with a
+// mark saying how many bytes were cut.
+func bound(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…[%d bytes cut]", s[:cut], len(s)-cut)
+}
 
 // Record appends one record: action (noun.verb, e.g. "service.scale") on
 // target in cluster, by user (the context's actor when empty), ending in
-// err. A failure to append is logged with the whole record, so the trail
-// survives in the logs when the store is down; the action itself already
-// happened and is not undone. A nil Log records nothing.
+// err. Every field is bounded in size. A record of a failure counts
+// against the user's Budget; past it, it is suppressed (and counted in
+// the window's "audit.suppressed" record). A failure to append is logged
+// with the whole record, so the trail survives in the logs when the store
+// is down; the action itself already happened and is not undone. A nil
+// Log records nothing.
 func (l *Log) Record(ctx context.Context, user, action, cluster, target string, err error) {
 	if l == nil {
 		return
@@ -63,22 +121,74 @@ func (l *Log) Record(ctx context.Context, user, action, cluster, target string, 
 		user = a.User
 	}
 	r := store.AuditRecord{
-		ID: newID(), Time: l.now().UTC(), User: user, Action: action, Cluster: cluster,
-		Target: target, RequestID: a.RequestID, Instance: l.instance, Result: "ok",
-	}
-	if err != nil {
-		r.Result = "error"
-		r.Error = errorText(err)
+		ID: newID(), Time: l.now().UTC(), User: bound(user, maxNameLen), Action: bound(action, maxActionLen),
+		Cluster: bound(cluster, maxNameLen), Target: bound(target, maxTargetLen),
+		RequestID: bound(a.RequestID, maxNameLen), Instance: bound(l.instance, maxNameLen), Result: "ok",
 	}
 	// The request may have been cancelled after acting; the record must
 	// still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if err != nil {
+		r.Result = "error"
+		r.Error = errorText(err)
+		if l.overBudget(wctx, r) {
+			return
+		}
+	}
+	l.append(ctx, wctx, r)
+}
+
+func (l *Log) append(ctx, wctx context.Context, r store.AuditRecord) {
 	if aerr := l.store.AppendAudit(wctx, r); aerr != nil {
 		zerolog.Ctx(ctx).Error().Err(aerr).Str("audit_action", r.Action).Str("audit_user", r.User).
 			Str("audit_cluster", r.Cluster).Str("audit_target", r.Target).Str("audit_result", r.Result).
 			Str("audit_error", r.Error).Msg("audit record not stored")
 	}
+}
+
+// overBudget counts r, a failure, against its user's budget and reports
+// whether it must be suppressed. The caller that goes first past the
+// budget (the count is atomic across instances) writes the window's
+// summary when the window ends. A store that cannot count lets the record
+// through.
+func (l *Log) overBudget(ctx context.Context, r store.AuditRecord) bool {
+	b := *l.budget.Load()
+	if l.throttle == nil || b.PerPrincipal < 1 {
+		return false
+	}
+	n := r.Time.UnixNano() / int64(b.Window)
+	start := time.Unix(0, n*int64(b.Window)).UTC()
+	end := start.Add(b.Window)
+	key := fmt.Sprintf("audit-budget:%d:%d:%s", b.Window.Milliseconds(), n, r.User)
+	count, err := l.throttle.AddFailure(ctx, key, 2*b.Window)
+	if err != nil || count <= b.PerPrincipal {
+		return false
+	}
+	if count == b.PerPrincipal+1 {
+		grace := min(time.Second, b.Window/4)
+		sctx := context.WithoutCancel(ctx)
+		time.AfterFunc(end.Sub(l.now())+grace, func() { l.summarize(sctx, key, r, b, start, end) })
+	}
+	return true
+}
+
+// summarize writes the record that stands for the window's suppressed
+// records of r.User.
+func (l *Log) summarize(ctx context.Context, key string, r store.AuditRecord, b Budget, start, end time.Time) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	total, err := l.throttle.Failures(wctx, key)
+	if err != nil || total <= b.PerPrincipal {
+		total = b.PerPrincipal + 1 // at least the one that started it
+	}
+	l.append(ctx, wctx, store.AuditRecord{
+		ID: newID(), Time: l.now().UTC(), User: r.User, Action: "audit.suppressed",
+		Target:    fmt.Sprintf("%d similar records suppressed", total-b.PerPrincipal),
+		RequestID: r.RequestID, Instance: r.Instance, Result: "error",
+		Error: fmt.Sprintf("failed or refused calls of %s from %s to %s past %d are not recorded one by one",
+			r.User, start.Format(time.RFC3339), end.Format(time.RFC3339), b.PerPrincipal),
+	})
 }
 
 // errorText is what an audit record says of a failure: the public message
@@ -94,10 +204,7 @@ func errorText(err error) string {
 	} else if k := errs.KindOf(err); k != nil {
 		s = k.Error()
 	}
-	if len(s) > maxErrorLen {
-		s = s[:maxErrorLen] + "…"
-	}
-	return s
+	return bound(s, maxErrorLen)
 }
 
 func newID() string {

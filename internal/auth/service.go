@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/rs/zerolog"
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/store"
@@ -35,7 +38,14 @@ type Options struct {
 	// logins answer 429 until the window ends.
 	MaxFailures   int
 	FailureWindow time.Duration
-	Now           func() time.Time
+	// MaxHashing bounds the password checks one instance runs at once
+	// (default twice the CPUs, at least 2); MaxHashWait bounds how long a
+	// login waits for a slot (default 2s) before it is answered 429 with
+	// Retry-After. At most 4*MaxHashing logins wait at once; more are
+	// answered at once.
+	MaxHashing  int
+	MaxHashWait time.Duration
+	Now         func() time.Time
 }
 
 // Service is the auth domain.
@@ -44,6 +54,9 @@ type Service struct {
 	audit *audit.Log
 	opt   Options
 	dummy []byte // hash compared when a user does not exist, to keep timing even
+	// hashing bounds concurrent password checks; hashes counts them.
+	hashing *slots
+	hashes  atomic.Uint64
 }
 
 // Store is what Service needs of the store.
@@ -71,8 +84,15 @@ func NewService(st Store, log *audit.Log, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.MaxHashing <= 0 {
+		opt.MaxHashing = max(2, 2*runtime.GOMAXPROCS(0))
+	}
+	if opt.MaxHashWait <= 0 {
+		opt.MaxHashWait = 2 * time.Second
+	}
 	dummy, _ := bcrypt.GenerateFromPassword([]byte(randomText(12)), opt.BcryptCost)
-	return &Service{store: st, audit: log, opt: opt, dummy: dummy}
+	return &Service{store: st, audit: log, opt: opt, dummy: dummy,
+		hashing: newSlots(opt.MaxHashing, 4*opt.MaxHashing, opt.MaxHashWait)}
 }
 
 var usernameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,63}$`)
@@ -105,6 +125,11 @@ func (s *Service) hash(password string) ([]byte, error) {
 // Login checks a username and password and opens a session. It answers the
 // cookie value (shown to the browser only) and the session's principal,
 // whose CSRFToken the client must send with mutating requests.
+//
+// The attempt is counted before the password is checked, atomically in
+// the store, so attempts made at once on any number of instances cannot
+// all pass the limit; a success takes its count back. The password check
+// itself waits for one of a bounded number of slots per instance.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, p Principal, err error) {
 	// A name no account can have is refused before it costs a store write
 	// (throttle counters, audit records), so junk cannot flood the log.
@@ -117,45 +142,29 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 			s.audit.Record(ctx, username, "auth.login", "", username, err)
 		}
 	}()
-	// Failures count per user and address (the usual guessing), per
-	// address (one client trying many users) and per user from anywhere
-	// (a spread-out attack), with limits that keep one attacker from
-	// locking the real user out everywhere.
-	user := strings.ToLower(username)
-	keys := []struct {
-		key string
-		max int
-	}{
-		{"login:user-addr:" + user + "|" + clientAddr, s.opt.MaxFailures},
-		{"login:addr:" + clientAddr, s.opt.MaxFailures * 4},
-		{"login:user:" + user, s.opt.MaxFailures * 10},
+	keys := loginKeys(username, clientAddr, s.opt.MaxFailures)
+	if err := s.countAttempt(ctx, keys); err != nil {
+		throttled = errors.Is(err, errs.ErrRateLimited)
+		return "", Principal{}, err
 	}
-	for _, k := range keys {
-		if err := s.throttled(ctx, k.key, k.max); err != nil {
-			throttled = errors.Is(err, errs.ErrRateLimited)
-			return "", Principal{}, err
-		}
+	u, ok, err := s.checkPassword(ctx, username, password)
+	if err != nil {
+		s.undoAttempt(ctx, keys)
+		throttled = errors.Is(err, errs.ErrRateLimited)
+		return "", Principal{}, err
 	}
-	u, err := s.store.GetUser(ctx, username)
-	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return "", Principal{}, fmt.Errorf("login: %w", err)
-	}
-	hash := s.dummy
-	if err == nil {
-		hash = u.PasswordHash
-	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		for _, k := range keys {
-			_, _ = s.store.AddFailure(ctx, k.key, s.opt.FailureWindow)
-		}
+	if !ok {
 		return "", Principal{}, errs.Unauthorized("invalid username or password")
 	}
 	_ = s.store.ResetFailures(ctx, keys[0].key)
+	s.undoAttempt(ctx, keys[1:])
 	now := s.opt.Now().UTC()
 	cookie = randomText(32)
+	// The session carries the credential epoch read before the check: a
+	// password change or removal that got in meanwhile makes it void.
 	sess := store.Session{
 		ID: hashText(cookie), Username: u.Username, CSRFToken: randomText(24),
-		CreatedAt: now, ExpiresAt: now.Add(s.opt.SessionTTL),
+		CreatedAt: now, ExpiresAt: now.Add(s.opt.SessionTTL), CredentialEpoch: u.CredentialEpoch,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", Principal{}, fmt.Errorf("login: save session: %w", err)
@@ -163,16 +172,79 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 	return cookie, Principal{Username: u.Username, Role: Role(u.Role), Session: sess.ID, CSRFToken: sess.CSRFToken}, nil
 }
 
-func (s *Service) throttled(ctx context.Context, key string, max int) error {
-	n, err := s.store.Failures(ctx, key)
-	if err != nil {
-		return fmt.Errorf("login: %w", err)
+// loginKey is a throttle counter of logins and its limit.
+type loginKey struct {
+	key string
+	max int
+}
+
+// loginKeys answers the counters a login attempt counts on: per user and
+// address (the usual guessing), per address (one client trying many
+// users) and per user from anywhere (a spread-out attack), with limits
+// that keep one attacker from locking the real user out everywhere.
+func loginKeys(username, clientAddr string, maxFailures int) []loginKey {
+	user := strings.ToLower(username)
+	return []loginKey{
+		{"login:user-addr:" + user + "|" + clientAddr, maxFailures},
+		{"login:addr:" + clientAddr, maxFailures * 4},
+		{"login:user:" + user, maxFailures * 10},
 	}
-	if n >= max {
-		return errs.RateLimited(s.opt.FailureWindow, "too many failed logins; try again later")
+}
+
+// countAttempt counts the attempt on every key. Over any limit, it takes
+// the counts back (a refused attempt is not a guess, and must not push the
+// wider counters toward locking the user out) and answers ErrRateLimited.
+func (s *Service) countAttempt(ctx context.Context, keys []loginKey) error {
+	for i, k := range keys {
+		n, err := s.store.AddFailure(ctx, k.key, s.opt.FailureWindow)
+		if err != nil {
+			s.undoAttempt(ctx, keys[:i])
+			return fmt.Errorf("login: %w", err)
+		}
+		if n > k.max {
+			s.undoAttempt(ctx, keys[:i+1])
+			return errs.RateLimited(s.opt.FailureWindow, "too many failed logins; try again later")
+		}
 	}
 	return nil
 }
+
+// undoAttempt takes back an attempt's counts; the request's end must not
+// keep them, so a cancelled context does not.
+func (s *Service) undoAttempt(ctx context.Context, keys []loginKey) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		_ = s.store.UndoFailure(ctx, k.key)
+	}
+}
+
+// checkPassword compares password with username's hash (a dummy one for
+// an unknown user, to keep timing even) in one of the instance's hashing
+// slots, and answers the user as read before the comparison.
+func (s *Service) checkPassword(ctx context.Context, username, password string) (store.User, bool, error) {
+	u, err := s.store.GetUser(ctx, username)
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		return store.User{}, false, fmt.Errorf("login: %w", err)
+	}
+	known := err == nil
+	hash := s.dummy
+	if known {
+		hash = u.PasswordHash
+	}
+	release, err := s.hashing.acquire(ctx)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	defer release()
+	s.hashes.Add(1)
+	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	return u, ok && known, nil
+}
+
+// HashChecks answers how many password hashes this instance has compared
+// at login since it started.
+func (s *Service) HashChecks() uint64 { return s.hashes.Load() }
 
 // touchEvery limits idle-deadline writes to one per this much of the TTL.
 const touchFraction = 10
@@ -197,6 +269,12 @@ func (s *Service) SessionPrincipal(ctx context.Context, cookie string) (Principa
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("read session user: %w", err)
+	}
+	if sess.CredentialEpoch != u.CredentialEpoch {
+		// Made before a password change or revocation (or for a removed
+		// user of the same name): end it.
+		_ = s.store.DeleteSession(ctx, id)
+		return Principal{}, errs.Unauthorized("session ended: the user's credentials changed; log in again")
 	}
 	now := s.opt.Now()
 	if sess.ExpiresAt.Sub(now) < s.opt.SessionTTL-s.opt.SessionTTL/touchFraction {
@@ -244,6 +322,12 @@ func (s *Service) TokenPrincipal(ctx context.Context, text string) (Principal, e
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("read token user: %w", err)
+	}
+	if now := s.opt.Now(); now.Sub(t.LastUsedAt) >= store.TokenUseResolution {
+		// Best effort: a failed note of use must not refuse the request.
+		if err := s.store.TouchToken(ctx, t.Hash, now); err != nil && !errors.Is(err, errs.ErrNotFound) {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("token", t.Name).Msg("cannot record the API token's use")
+		}
 	}
 	return Principal{Username: u.Username, Role: Role(u.Role), Token: t.Name}, nil
 }

@@ -39,6 +39,15 @@ type Config struct {
 	// SecretKey is SWARMOPS_SECRET_KEY as given (base64); internal/seal
 	// decodes it. Empty: a key file in local mode, none in redis mode.
 	SecretKey string
+	// MetricsListen, when set, is the only address serving /metrics.
+	MetricsListen string
+	// StreamsPerUser and StreamsPerInstance cap open event and log streams.
+	StreamsPerUser, StreamsPerInstance int
+	// LogTailMax bounds a logs request's tail.
+	LogTailMax int
+	// OperatorBindPaths are the host path prefixes (clean, absolute) that
+	// operators may bind-mount; every other host access is the admin's.
+	OperatorBindPaths []string
 }
 
 // Env is where Load reads variables and files; os.Getenv and os.ReadFile in
@@ -205,7 +214,7 @@ func (c Config) String() string {
 		if k.secret && v != "" {
 			v = "<redacted>"
 		}
-		if k.name == "redis-url" {
+		if k.name == "redis-url" && v != "" {
 			v = RedactURL(v)
 		}
 		fmt.Fprintf(&b, "%s=%s", k.name, v)
@@ -213,23 +222,97 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// RedactURL hides the password of a URL.
+// RedactURL answers what of a Redis URL may be shown: it is built from
+// the parts known to hold no secret (scheme, host and port, database
+// number, option names) rather than by taking the password out, so a
+// password that a parser misreads ("#", "?" or "/" in it read as fragment,
+// query or path) is never shown. Any credentials show as "xxxxx"; a part
+// that is not what it should be shows as a placeholder.
 func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		// Unparseable: hide whatever stands between the scheme and an @.
-		if i, j := strings.Index(s, "://"), strings.LastIndex(s, "@"); i >= 0 && j > i {
-			return s[:i+3] + "xxxxx" + s[j:]
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || !isWord(scheme) {
+		return "<unreadable URL>"
+	}
+	var b strings.Builder
+	b.WriteString(scheme + "://")
+	// Anything up to the last "@" is taken for credentials, wherever a
+	// parser would put it.
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		b.WriteString("xxxxx@")
+		rest = rest[at+1:]
+	}
+	hostport, rest, _ := strings.Cut(rest, "/")
+	path, query := rest, ""
+	if i := strings.IndexAny(hostport, "?#"); i >= 0 {
+		hostport, path = hostport[:i], ""
+	}
+	path, query, _ = strings.Cut(path, "?")
+	path, _, _ = strings.Cut(path, "#")
+	query, _, _ = strings.Cut(query, "#")
+	switch {
+	case hostport == "":
+	case safeHostPort(hostport):
+		b.WriteString(hostport)
+	default:
+		b.WriteString("<host>")
+	}
+	switch {
+	case path == "":
+	case scheme == "unix" && strings.Trim(path, "/") != "" && !strings.ContainsFunc(path, notPathChar):
+		b.WriteString("/" + path)
+	case scheme != "unix" && isDigits(path):
+		b.WriteString("/" + path)
+	default:
+		b.WriteString("/<path>")
+	}
+	var names []string
+	for _, kv := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == "" {
+			continue
 		}
-		return "<unparseable URL>"
+		if !isWord(name) {
+			name = "<option>"
+		}
+		names = append(names, name+"=…")
 	}
-	if u.User == nil {
-		return s
+	if len(names) > 0 {
+		b.WriteString("?" + strings.Join(names, "&"))
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	return b.String()
+}
+
+// safeHostPort reports whether s is a host (name, IPv4 or [IPv6]) with an
+// optional numeric port, and nothing else.
+func safeHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = s, ""
+		if strings.Contains(s, ":") && !strings.HasPrefix(s, "[") {
+			return false
+		}
 	}
-	return u.String()
+	if port != "" && !isDigits(port) {
+		return false
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return host != "" && !strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '_')
+	})
+}
+
+func isDigits(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+}
+
+func isWord(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_')
+	})
+}
+
+func notPathChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '/')
 }
 
 func parseBool(v string) (bool, error) {

@@ -36,6 +36,7 @@ func TestLoad_Defaults(t *testing.T) {
 		Autoregister: true, LocalEndpoint: "unix:///var/run/docker.sock", EngineTimeout: 10 * time.Second,
 		InstanceID: "host-a", SessionTTL: 12 * time.Hour, ShutdownDrain: 5 * time.Second,
 		LockWait: 5 * time.Second, AuditCap: 100000, LogLevel: "info", LogFormat: "json",
+		StreamsPerUser: 20, StreamsPerInstance: 1000, LogTailMax: 10000,
 	}
 	if diff := cmp.Diff(got, want, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("Load() (-got +want):\n%s", diff)
@@ -199,6 +200,23 @@ func TestLoad_BadSecretKey(t *testing.T) {
 		}
 		if strings.Contains(p[0], v) {
 			t.Errorf("the problem shows the key: %s", p[0])
+		}
+	}
+}
+
+func TestLoad_OperatorBindPaths(t *testing.T) {
+	got, _, err := Load(nil, testEnv(map[string]string{"SWARMOPS_OPERATOR_BIND_PATHS": " /srv/data/ , /var/lib/app"}, nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/srv/data", "/var/lib/app"}; !cmp.Equal(got.OperatorBindPaths, want) {
+		t.Errorf("OperatorBindPaths = %q, want %q", got.OperatorBindPaths, want)
+	}
+	for _, bad := range []string{"srv/data", "/", "/srv/../etc", "/srv/data,relative"} {
+		_, _, err := Load(nil, testEnv(map[string]string{"SWARMOPS_OPERATOR_BIND_PATHS": bad}, nil), io.Discard)
+		var p Problems
+		if !errors.As(err, &p) || len(p) != 1 || !strings.Contains(p[0], "SWARMOPS_OPERATOR_BIND_PATHS") {
+			t.Errorf("SWARMOPS_OPERATOR_BIND_PATHS=%q: %v, want one problem naming the variable", bad, err)
 		}
 	}
 }

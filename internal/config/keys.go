@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +62,16 @@ var keys = []key{
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") ||
 				(u.Scheme != "unix" && u.Host == "") {
-				return errors.New("expected redis://[:password@]host:port/db, rediss://... or unix:///path")
+				return errors.New("expected redis://[:password@]host:port/db, rediss://... or unix:///path " +
+					"(percent-encode special characters of the password: # ? / @ % as %23 %3F %2F %40 %25)")
+			}
+			// A password with "#", "?", "/" or "@" that is not
+			// percent-encoded is read as fragment, query or path, and the
+			// URL then names another host or none.
+			if strings.Contains(v, "#") || strings.Contains(v, "@") && u.User == nil ||
+				u.Scheme == "unix" && u.Host != "" || u.Scheme != "unix" && u.Hostname() == "" {
+				return errors.New("the URL does not read as redis://[:password@]host:port/db or unix:///path; " +
+					"percent-encode special characters of the password (# ? / @ % as %23 %3F %2F %40 %25) or give it in SWARMOPS_REDIS_PASSWORD")
 			}
 			if db := strings.Trim(u.Path, "/"); u.Scheme != "unix" && db != "" {
 				if _, err := strconv.Atoi(db); err != nil {
@@ -176,6 +187,31 @@ var keys = []key{
 			return nil
 		},
 		get: func(c *Config) string { return c.SecretKey }},
+	{name: "metrics-listen", help: "serve /metrics on this address (host:port) only, and not on listen",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.MetricsListen = ""
+				return nil
+			}
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return errors.New("expected host:port, e.g. 127.0.0.1:9130")
+			}
+			c.MetricsListen = v
+			return nil
+		},
+		get: func(c *Config) string { return c.MetricsListen }},
+	{name: "streams-per-user", def: "20", help: "event and log streams one user may hold open on an instance at once (429 past it)",
+		set: func(c *Config, v string) (err error) { c.StreamsPerUser, err = parseCount(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.StreamsPerUser) }},
+	{name: "streams-per-instance", def: "1000", help: "event and log streams an instance holds open at once, for all users (429 past it)",
+		set: func(c *Config, v string) (err error) { c.StreamsPerInstance, err = parseCount(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.StreamsPerInstance) }},
+	{name: "log-tail-max", def: "10000", help: "most log lines a logs request may ask for with tail (tail=all means this many)",
+		set: func(c *Config, v string) (err error) { c.LogTailMax, err = parseCount(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.LogTailMax) }},
+	{name: "operator-bind-paths", help: "comma-separated host path prefixes operators may bind-mount (host access is otherwise the admin's)",
+		set: func(c *Config, v string) (err error) { c.OperatorBindPaths, err = bindPaths(v); return err },
+		get: func(c *Config) string { return strings.Join(c.OperatorBindPaths, ",") }},
 	{name: "log-level", def: "info", help: "trace, debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			switch v {
@@ -215,6 +251,15 @@ func isSecretKey(v string) bool {
 	return len(keys) > 0
 }
 
+// parseCount reads a whole number of at least 1.
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errors.New("expected a whole number of at least 1")
+	}
+	return n, nil
+}
+
 func splitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
@@ -233,4 +278,29 @@ func hostPorts(v string) ([]string, error) {
 		}
 	}
 	return list, nil
+}
+
+// bindPaths reads SWARMOPS_OPERATOR_BIND_PATHS: absolute host paths, kept
+// clean ("/srv/data/" is "/srv/data") so that a prefix is compared by whole
+// path elements. "/" would hand operators the whole host and is refused.
+func bindPaths(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !path.IsAbs(p) || strings.Contains(p, "\\") {
+			return nil, fmt.Errorf("%q is not an absolute host path; expected e.g. /srv/data,/var/lib/app", p)
+		}
+		clean := path.Clean(p)
+		if clean == "/" {
+			return nil, errors.New(`"/" would let operators bind every host path (the engine's socket too); name the directories they may bind`)
+		}
+		if slices.Contains(strings.Split(p, "/"), "..") {
+			return nil, fmt.Errorf("%q contains \"..\"; give the path it means (%s)", p, clean)
+		}
+		out = append(out, clean)
+	}
+	return out, nil
 }

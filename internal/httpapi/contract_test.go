@@ -27,6 +27,9 @@ var contractRoles = map[string]string{
 	"PATCH /api/v1/users/:username":  "admin",
 	"DELETE /api/v1/users/:username": "admin",
 
+	"GET /api/v1/users/:username/tokens":          "admin",
+	"DELETE /api/v1/users/:username/tokens/:name": "admin",
+
 	"GET /api/v1/clusters":                              "viewer",
 	"POST /api/v1/clusters":                             "admin",
 	"POST /api/v1/clusters/init":                        "admin",

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
@@ -83,4 +85,51 @@ func (a *API) idempotent(c *fiber.Ctx) error {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("idempotent answer not stored; a retry with this key answers 409 until the claim expires")
 	}
 	return nil
+}
+
+// openStream claims a stream slot for the request (429 past the per-user
+// and per-instance limits) before its handler opens an engine stream, and
+// answers how the stream runs: until the server stops, and only while the
+// caller's credential still holds perm (see recheck).
+func (a *API) openStream(c *fiber.Ctx, perm auth.Permission, sse bool) (httpx.StreamOptions, error) {
+	if err := httpx.AcquireStream(c); err != nil {
+		return httpx.StreamOptions{}, err
+	}
+	return httpx.StreamOptions{Stopping: a.stopping(), SSE: sse, Recheck: a.recheck(c, perm)}, nil
+}
+
+// recheck answers a check of the credential the request came with, as
+// Authenticate read it: it fails once the session ended (logout, a new
+// password, the user removed), the token was revoked or expired, or the
+// user's role no longer holds perm. A principal with neither (none exists
+// today) has nothing to check again.
+func (a *API) recheck(c *fiber.Ctx, perm auth.Permission) func(ctx context.Context) error {
+	p := httpauth.Principal(c)
+	var credential string
+	switch {
+	case p.Token != "":
+		credential = strings.TrimSpace(strings.TrimPrefix(c.Get(fiber.HeaderAuthorization), "Bearer "))
+	case p.Session != "":
+		credential = c.Cookies(httpauth.CookieName)
+	default:
+		return nil
+	}
+	return func(ctx context.Context) error {
+		var now auth.Principal
+		var err error
+		if p.Token != "" {
+			now, err = a.Auth.TokenPrincipal(ctx, credential)
+		} else {
+			now, err = a.Auth.SessionPrincipal(ctx, credential)
+		}
+		switch {
+		case err != nil:
+			return err
+		case now.Username != p.Username:
+			return errs.Unauthorized("the credential no longer belongs to %s", p.Username)
+		case !now.Role.Can(perm):
+			return errs.Forbidden("%s needs role %s; %s is now %s", perm, perm.MinRole(), now.Username, now.Role)
+		}
+		return nil
+	}
 }

@@ -48,8 +48,10 @@ func (a *API) routes() []route {
 		{del, "/api/v1/tokens/:name", perm(auth.OwnTokens), a.deleteToken, "Revoke an own API token", nil, nil, nil, 204},
 		{get, "/api/v1/users", perm(auth.UserManage), a.listUsers, "Users", nil, nil, list[userDTO]{}, 0},
 		{post, "/api/v1/users", perm(auth.UserManage), a.createUser, "Create a user", nil, userReq{}, userDTO{}, 201},
-		{patch, "/api/v1/users/:username", perm(auth.UserManage), a.updateUser, "Change a user's role or password (a new password ends their sessions)", nil, userPatch{}, userDTO{}, 0},
+		{patch, "/api/v1/users/:username", perm(auth.UserManage), a.updateUser, "Change a user's role or password (a new password ends their sessions), or revoke their tokens and sessions (revoke_tokens)", nil, userPatch{}, userDTO{}, 0},
 		{del, "/api/v1/users/:username", perm(auth.UserManage), a.deleteUser, "Remove a user with their sessions and tokens", nil, nil, nil, 204},
+		{get, "/api/v1/users/:username/tokens", perm(auth.UserManage), a.listUserTokens, "A user's API tokens (never their texts)", nil, nil, list[tokenDTO]{}, 0},
+		{del, "/api/v1/users/:username/tokens/:name", perm(auth.UserManage), a.deleteUserToken, "Revoke one of a user's API tokens", nil, nil, nil, 204},
 
 		// Clusters.
 		{get, "/api/v1/clusters", perm(auth.ClusterRead), a.listClusters, "Registered clusters", []string{"health", "q", "label"}, nil, list[clusterDTO]{}, 0},

@@ -10,7 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
 	"github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/swarm/form"
@@ -96,7 +98,7 @@ func (a *API) createService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.Fleet.CreateService(c.UserContext(), c.Params("cluster"), req.Service)
+	out, err := a.Fleet.CreateService(c.UserContext(), c.Params("cluster"), httpauth.Principal(c).Role, req.Service)
 	if err != nil {
 		return err
 	}
@@ -120,7 +122,7 @@ func (a *API) updateService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.Fleet.UpdateService(c.UserContext(), c.Params("cluster"), c.Params("id"), req.Service, req.Version)
+	out, err := a.Fleet.UpdateService(c.UserContext(), c.Params("cluster"), c.Params("id"), httpauth.Principal(c).Role, req.Service, req.Version)
 	if err != nil {
 		return err
 	}
@@ -155,7 +157,7 @@ func (a *API) setServiceImage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.Fleet.SetServiceImage(c.UserContext(), c.Params("cluster"), c.Params("id"), req.Image, req.Tag, req.ResolveImage)
+	out, err := a.Fleet.SetServiceImage(c.UserContext(), c.Params("cluster"), c.Params("id"), httpauth.Principal(c).Role, req.Image, req.Tag, req.ResolveImage)
 	if err != nil {
 		return err
 	}
@@ -194,7 +196,7 @@ func (a *API) deleteService(c *fiber.Ctx) error {
 }
 
 func (a *API) serviceLogs(c *fiber.Ctx) error {
-	return a.streamLogs(c, func(ctx context.Context, o swarm.LogOptions) (io.ReadCloser, error) {
+	return a.streamLogs(c, auth.ServiceRead, func(ctx context.Context, o swarm.LogOptions) (io.ReadCloser, error) {
 		return a.Fleet.ServiceLogs(ctx, c.Params("cluster"), c.Params("id"), o)
 	})
 }
@@ -217,13 +219,17 @@ func (a *API) serviceNginx(c *fiber.Ctx) error {
 }
 
 func (a *API) events(c *fiber.Ctx) error {
+	so, err := a.openStream(c, auth.EventRead, true)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
 	evs, err := a.Fleet.SubscribeEvents(ctx, c.Params("cluster"))
 	if err != nil {
 		cancel()
 		return err
 	}
-	return httpx.Stream(c, a.stopping(), true, func(sctx context.Context, out chan<- httpx.StreamItem) error {
+	return httpx.Stream(c, so, func(sctx context.Context, out chan<- httpx.StreamItem) error {
 		defer cancel()
 		for {
 			select {

@@ -67,7 +67,7 @@ func (a *API) deployStack(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.Fleet.DeployStack(c.UserContext(), c.Params("cluster"), swarm.StackDeploy{
+	out, err := a.Fleet.DeployStack(c.UserContext(), c.Params("cluster"), httpauth.Principal(c).Role, swarm.StackDeploy{
 		Name: req.Name, Source: req.Source, Prune: req.Prune, ResolveImage: req.ResolveImage, Wait: wait,
 	})
 	if err != nil {
@@ -158,7 +158,7 @@ func (a *API) rollbackStack(c *fiber.Ctx) error {
 	if req.Revision < 1 {
 		return errs.Invalid("revision", `required: the revision to redeploy, e.g. {"revision": 3}`)
 	}
-	out, err := a.Fleet.RollbackStack(c.UserContext(), c.Params("cluster"), c.Params("name"), req.Revision, wait)
+	out, err := a.Fleet.RollbackStack(c.UserContext(), c.Params("cluster"), c.Params("name"), httpauth.Principal(c).Role, req.Revision, wait)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,8 @@ type userDTO struct {
 	Role      string    `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Tokens is the number of unexpired API tokens (in the user list).
+	Tokens *int `json:"tokens,omitempty"`
 }
 
 func toUserDTO(u auth.User) userDTO {
@@ -52,6 +54,8 @@ type userReq struct {
 type userPatch struct {
 	Role     *string `json:"role"`
 	Password *string `json:"password"`
+	// RevokeTokens ends every API token and session of the user.
+	RevokeTokens bool `json:"revoke_tokens"`
 }
 
 type tokenReq struct {
@@ -60,9 +64,10 @@ type tokenReq struct {
 }
 
 type tokenDTO struct {
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 type newTokenDTO struct {
@@ -75,6 +80,10 @@ func toTokenDTO(t auth.Token) tokenDTO {
 	if !t.ExpiresAt.IsZero() {
 		e := t.ExpiresAt
 		d.ExpiresAt = &e
+	}
+	if !t.LastUsedAt.IsZero() {
+		u := t.LastUsedAt
+		d.LastUsedAt = &u
 	}
 	return d
 }
@@ -118,11 +127,16 @@ func (a *API) listTokens(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(tokenList(ts))
+}
+
+// tokenList is the answer listing tokens ts.
+func tokenList(ts []auth.Token) list[tokenDTO] {
 	out := make([]tokenDTO, len(ts))
 	for i, t := range ts {
 		out[i] = toTokenDTO(t)
 	}
-	return c.JSON(listOf(out))
+	return listOf(out)
 }
 
 func (a *API) createToken(c *fiber.Ctx) error {
@@ -144,6 +158,21 @@ func (a *API) deleteToken(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+func (a *API) listUserTokens(c *fiber.Ctx) error {
+	ts, err := a.Auth.UserTokens(c.UserContext(), c.Params("username"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(tokenList(ts))
+}
+
+func (a *API) deleteUserToken(c *fiber.Ctx) error {
+	if err := a.Auth.DeleteToken(c.UserContext(), c.Params("username"), c.Params("name")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
 func (a *API) listUsers(c *fiber.Ctx) error {
 	us, err := a.Auth.ListUsers(c.UserContext())
 	if err != nil {
@@ -152,6 +181,7 @@ func (a *API) listUsers(c *fiber.Ctx) error {
 	out := make([]userDTO, len(us))
 	for i, u := range us {
 		out[i] = toUserDTO(u)
+		out[i].Tokens = &us[i].Tokens
 	}
 	return c.JSON(listOf(out))
 }
@@ -173,7 +203,7 @@ func (a *API) updateUser(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := a.Auth.UpdateUser(c.UserContext(), c.Params("username"), auth.UserChange{Role: req.Role, Password: req.Password})
+	u, err := a.Auth.UpdateUser(c.UserContext(), c.Params("username"), auth.UserChange{Role: req.Role, Password: req.Password, RevokeTokens: req.RevokeTokens})
 	if err != nil {
 		return err
 	}

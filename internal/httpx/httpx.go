@@ -28,6 +28,10 @@ type Options struct {
 	// RequestTimeout bounds the context of every request (5 min when 0);
 	// streams run on a context of their own.
 	RequestTimeout time.Duration
+	// Streams bound event and log streams (AcquireStream, LogTailMax).
+	Streams StreamLimits
+	// ReadTimeout bounds reading a request (60s when 0).
+	ReadTimeout time.Duration
 }
 
 // Locals keys.
@@ -36,6 +40,10 @@ const (
 	localClientIP  = "swarmops.client_ip"
 	localUser      = "swarmops.user"
 	localCluster   = "swarmops.cluster"
+	// localStreamSlots holds the instance's stream counters, localStreamSlot
+	// the slot a request claimed (AcquireStream).
+	localStreamSlots = "swarmops.stream_slots"
+	localStreamSlot  = "swarmops.stream_slot"
 )
 
 // HeaderInstance names the instance that answered.
@@ -49,6 +57,9 @@ func New(o Options) *fiber.App {
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 5 * time.Minute
 	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 60 * time.Second
+	}
 	trusted := make([]string, len(o.TrustedProxies))
 	for i, p := range o.TrustedProxies {
 		trusted[i] = p.String()
@@ -58,25 +69,67 @@ func New(o Options) *fiber.App {
 		DisableStartupMessage: true,
 		// Handlers keep strings from params, queries and bodies past the
 		// request (audit records, goroutines); fasthttp would reuse them.
-		Immutable:   true,
-		BodyLimit:   o.BodyLimit,
-		ReadTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second,
-		// X-Forwarded-Proto (secure cookies) only from trusted proxies;
-		// the client address is worked out in ClientIP.
+		Immutable: true,
+		// One path names one route: /metrics/, /METRICS and /Metrics are
+		// not /metrics, so a proxy that blocks a path blocks exactly what
+		// it names.
+		StrictRouting: true,
+		CaseSensitive: true,
+		BodyLimit:     o.BodyLimit,
+		ReadTimeout:   o.ReadTimeout,
+		// Writing an answer (after its handler) may take this long; a
+		// stream renews its deadline with each write (StreamWriteTimeout).
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		// X-Forwarded-Proto (secure cookies) only from trusted proxies
+		// (requestContext drops the other scheme headers fiber would
+		// read); the client address is worked out in ClientIP.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          trusted,
 		ErrorHandler:            ErrorHandler(o.Log),
 	})
-	app.Use(recoverer(o.Log), requestContext(o))
+	app.Use(recoverer(o.Log), requestContext(o, newStreamSlots(o.Streams)))
 	return app
+}
+
+// untrustedSchemeHeaders name the scheme of the client's connection in
+// ways no proxy of ours sets; fiber would believe them from a trusted
+// proxy, which passes on whatever a client sent in them.
+var untrustedSchemeHeaders = []string{fiber.HeaderXForwardedSsl, fiber.HeaderXUrlScheme, fiber.HeaderXForwardedProtocol}
+
+// HTML answers get these unless their handler set its own: this origin's
+// files only, no inline script, never in a frame.
+const (
+	htmlCSP            = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	htmlReferrerPolicy = "same-origin"
+)
+
+// secureAnswer sets the headers every answer carries, and those of HTML.
+func secureAnswer(c *fiber.Ctx) {
+	h := &c.Response().Header
+	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	if !strings.HasPrefix(string(h.ContentType()), fiber.MIMETextHTML) {
+		return
+	}
+	if len(h.Peek(fiber.HeaderContentSecurityPolicy)) == 0 {
+		h.Set(fiber.HeaderContentSecurityPolicy, htmlCSP)
+	}
+	if len(h.Peek(fiber.HeaderReferrerPolicy)) == 0 {
+		h.Set(fiber.HeaderReferrerPolicy, htmlReferrerPolicy)
+	}
 }
 
 // requestContext gives each request an id, the instance header, a context
 // carrying a logger and the audit actor, and writes the access-log line.
-func requestContext(o Options) fiber.Handler {
+func requestContext(o Options, slots *streamSlots) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
+		for _, h := range untrustedSchemeHeaders {
+			c.Request().Header.Del(h)
+		}
+		c.Locals(localStreamSlots, slots)
+		// Early, so that an answer made after a panic carries it too.
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		// A request id is taken from a trusted proxy (to follow a request
 		// through it), never from a client, whose id would be in the audit.
 		id := c.Get(fiber.HeaderXRequestID)
@@ -100,6 +153,8 @@ func requestContext(o Options) fiber.Handler {
 				_ = c.SendStatus(fiber.StatusInternalServerError)
 			}
 		}
+		releaseUnstreamed(c)
+		secureAnswer(c)
 		status := c.Response().StatusCode()
 		ev := logger.Info()
 		if status >= 500 {

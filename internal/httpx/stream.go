@@ -14,6 +14,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/swarmops/swarmops/internal/errs"
 )
 
 // StreamItem is one message of a stream: for server-sent events, Event
@@ -28,18 +30,52 @@ type StreamItem struct {
 // the connection open and a vanished client is noticed.
 var Heartbeat = 15 * time.Second
 
+// RecheckEvery is how often an open stream asks StreamOptions.Recheck
+// whether its caller may still read it; a credential taken back ends the
+// stream within this time (plus one store read).
+var RecheckEvery = 5 * time.Second
+
+// StreamWriteTimeout bounds each write of a stream to its client: a client
+// that stops reading is cut off instead of holding the stream, its engine
+// connection and a stream slot. Heartbeats and items renew it.
+var StreamWriteTimeout = 30 * time.Second
+
+// StreamOptions say how a stream is answered and when it ends early.
+type StreamOptions struct {
+	// Stopping ends the stream when the server shuts down.
+	Stopping context.Context
+	// SSE answers server-sent events; otherwise text/plain lines.
+	SSE bool
+	// Recheck, when set, is called every RecheckEvery while the stream is
+	// open. An unauthorized or forbidden answer ends the stream at once,
+	// any other error when the next check fails too (a store that blinks
+	// does not cut every stream); the stream then ends with its reason:
+	// "event: end" for server-sent events, a last "[stream ended: ...]"
+	// line for text.
+	Recheck func(ctx context.Context) error
+}
+
 // WantsSSE reports whether the client asked for text/event-stream.
 func WantsSSE(c *fiber.Ctx) bool {
 	return strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream")
 }
 
+// Why a stream ended, when it was not its producer's doing.
+var (
+	errShutdown   = errors.New("server shutting down")
+	errClientGone = errors.New("client went away")
+)
+
 // Stream answers the items that produce sends, as server-sent events when
-// sse, else as text/plain lines flushed as they come. produce runs in its
+// o.SSE, else as text/plain lines flushed as they come. produce runs in its
 // own goroutine with a context that ends when the client goes away, the
-// stream is done, or stopping ends (server shutdown); it must return then.
-// The channel it writes to holds few items, so a slow client slows the
-// producer (and the engine behind it) instead of filling memory.
-func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx context.Context, out chan<- StreamItem) error) error {
+// stream is done, o.Stopping ends (server shutdown) or o.Recheck fails; it
+// must return then. The channel it writes to holds few items, so a slow
+// client slows the producer (and the engine behind it) instead of filling
+// memory. The stream slot the request holds (AcquireStream) is given back
+// when the stream ends.
+func Stream(c *fiber.Ctx, o StreamOptions, produce func(ctx context.Context, out chan<- StreamItem) error) error {
+	sse := o.SSE
 	if sse {
 		c.Set(fiber.HeaderContentType, "text/event-stream")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -47,8 +83,13 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 	} else {
 		c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
-	stopAfter := context.AfterFunc(stopping, cancel)
+	slot, _ := c.Locals(localStreamSlot).(*streamSlot)
+	stopping := o.Stopping
+	if stopping == nil {
+		stopping = context.Background()
+	}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(c.UserContext()))
+	stopAfter := context.AfterFunc(stopping, func() { cancel(errShutdown) })
 	items := make(chan StreamItem, 16)
 	result := make(chan error, 1)
 	go func() {
@@ -61,20 +102,33 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 		}()
 		result <- produce(ctx, items)
 	}()
+	if o.Recheck != nil {
+		go recheck(ctx, cancel, o.Recheck)
+	}
 	// Watch the connection itself, which says EOF as soon as the client
 	// goes away; heartbeats only keep proxies from closing idle streams.
-	stopWatch := watchClose(c, cancel)
+	stopWatch := watchClose(c, func() { cancel(errClientGone) })
+	conn := c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer func() {
 			stopWatch()
 			stopAfter()
-			cancel()
+			cancel(nil)
 			for range items { // let the producer finish
 			}
+			slot.release()
 		}()
+		// Each write may take StreamWriteTimeout; the server copies what
+		// is flushed here to the connection, whose deadline this is.
+		arm := func() {
+			if conn != nil {
+				_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+			}
+		}
 		beat := time.NewTicker(Heartbeat)
 		defer beat.Stop()
 		if sse {
+			arm()
 			_, _ = w.WriteString(": stream open\n\n")
 			if w.Flush() != nil {
 				return
@@ -84,29 +138,36 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 			select {
 			case it, ok := <-items:
 				if !ok {
-					if err := <-result; err != nil && ctx.Err() == nil {
-						writeEnd(w, sse, err)
+					err := <-result
+					switch cause := context.Cause(ctx); {
+					case ctx.Err() != nil && !errors.Is(cause, errClientGone) && cause != context.Canceled:
+						arm()
+						writeEnd(w, sse, "end", cause)
+					case err != nil && ctx.Err() == nil:
+						arm()
+						writeEnd(w, sse, "error", err)
 					}
 					return
 				}
+				arm()
 				writeItem(w, sse, it)
 				// Flush per item only when no more are waiting.
 				if len(items) == 0 && w.Flush() != nil {
 					return
 				}
 			case <-beat.C:
-				if sse {
-					_, _ = w.WriteString(": ping\n\n")
-				} else {
+				if !sse {
 					continue // plain text has no comments; the next line tells
 				}
+				arm()
+				_, _ = w.WriteString(": ping\n\n")
 				if w.Flush() != nil {
 					return
 				}
 			case <-ctx.Done():
-				if sse {
-					_, _ = w.WriteString("event: end\ndata: server shutting down\n\n")
-					_ = w.Flush()
+				if cause := context.Cause(ctx); !errors.Is(cause, errClientGone) && cause != context.Canceled {
+					arm()
+					writeEnd(w, sse, "end", cause)
 				}
 				return
 			}
@@ -115,11 +176,42 @@ func Stream(c *fiber.Ctx, stopping context.Context, sse bool, produce func(ctx c
 	return nil
 }
 
+// recheck asks check every RecheckEvery until ctx ends, and ends the
+// stream (cancel, with the reason) when the caller may no longer read it.
+func recheck(ctx context.Context, cancel context.CancelCauseFunc, check func(context.Context) error) {
+	tick := time.NewTicker(RecheckEvery)
+	defer tick.Stop()
+	failed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cctx, stop := context.WithTimeout(ctx, RecheckEvery)
+		err := check(cctx)
+		stop()
+		switch {
+		case err == nil:
+			failed = 0
+			continue
+		case ctx.Err() != nil:
+			return
+		}
+		failed++
+		zerolog.Ctx(ctx).Info().Err(err).Int("failed_checks", failed).Msg("stream: its caller's credential did not check out")
+		if k := errs.KindOf(err); k == errs.ErrUnauthorized || k == errs.ErrForbidden || failed >= 2 {
+			cancel(err)
+			return
+		}
+	}
+}
+
 // StreamLines answers the lines of rc (without their line ends) as Stream
 // does, and closes rc when the stream ends or the client goes away, which
 // also ends a read waiting on rc.
-func StreamLines(c *fiber.Ctx, stopping context.Context, sse bool, rc io.ReadCloser) error {
-	return Stream(c, stopping, sse, func(ctx context.Context, out chan<- StreamItem) error {
+func StreamLines(c *fiber.Ctx, o StreamOptions, rc io.ReadCloser) error {
+	return Stream(c, o, func(ctx context.Context, out chan<- StreamItem) error {
 		defer rc.Close()
 		stop := context.AfterFunc(ctx, func() { rc.Close() })
 		defer stop()
@@ -156,30 +248,40 @@ func writeItem(w *bufio.Writer, sse bool, it StreamItem) {
 	_ = w.WriteByte('\n')
 }
 
-// writeEnd tells the client why a stream ended early.
-func writeEnd(w *bufio.Writer, sse bool, err error) {
-	_, body, _ := Classify(err)
+// writeEnd tells the client why a stream ended early: as an event named
+// event (error: the producer failed; end: the server ended it), or a last
+// line of text.
+func writeEnd(w *bufio.Writer, sse bool, event string, err error) {
+	msg := errShutdown.Error()
+	if !errors.Is(err, errShutdown) {
+		_, body, _ := Classify(err)
+		msg = body.Message
+	}
+	msg = lineBreaks.ReplaceAllString(msg, " ")
 	if sse {
-		_, _ = w.WriteString("event: error\ndata: " + body.Message + "\n\n")
+		_, _ = w.WriteString("event: " + event + "\ndata: " + msg + "\n\n")
 	} else {
-		_, _ = w.WriteString("\n[stream ended: " + body.Message + "]\n")
+		_, _ = w.WriteString("\n[stream ended: " + msg + "]\n")
 	}
 	_ = w.Flush()
 }
 
 var lineBreaks = regexp.MustCompile(`\r\n|\r|\n`)
 
-// watchClose cancels a stream when its client closes the connection, and
+// watchClose calls gone when its client closes the connection, and
 // answers a function that stops watching; it must be called before the
 // response is complete. The server reads nothing from a connection while
 // it writes a response, so a read here sees only the client's EOF, or a
 // request pipelined behind a stream, which no client should send: that
 // ends the connection.
-func watchClose(c *fiber.Ctx, cancel context.CancelFunc) (stop func()) {
+func watchClose(c *fiber.Ctx, gone func()) (stop func()) {
 	conn := c.Context().Conn()
 	if conn == nil {
 		return func() {}
 	}
+	// The deadline the server set to read the request would end the
+	// watch, and with it the stream, ReadTimeout after the request came.
+	_ = conn.SetReadDeadline(time.Time{})
 	var stopping atomic.Bool
 	done := make(chan struct{})
 	go func() {
@@ -190,9 +292,9 @@ func watchClose(c *fiber.Ctx, cancel context.CancelFunc) (stop func()) {
 		case stopping.Load() && n == 0: // unblocked by stop
 		case n > 0:
 			_ = conn.Close()
-			cancel()
+			gone()
 		default:
-			cancel()
+			gone()
 		}
 	}()
 	return func() {

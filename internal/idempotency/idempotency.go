@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -22,6 +23,15 @@ const (
 	// whose first request died with its instance frees itself.
 	claimTTL = 15 * time.Minute
 )
+
+// MaxKeysPerUser is how many live keys (claims and answers kept for
+// replay) one user may hold at once, counted across every instance. Past
+// it a new key is refused with 429 until older answers expire, so no
+// principal can fill the store with answers.
+const MaxKeysPerUser = 1000
+
+// fullRetry is the Retry-After of a refusal past MaxKeysPerUser.
+const fullRetry = time.Minute
 
 // Answer is the first answer given to a key.
 type Answer struct {
@@ -56,23 +66,33 @@ func ValidKey(key string) error {
 	return nil
 }
 
-// storeKey scopes keys to their user: two users' keys never meet, whatever
-// characters a user name (from a sign-in provider) or a key holds.
-func storeKey(user, key string) string {
+// owner names user in the store: the user's keys are counted together
+// under it, whatever characters a user name (from a sign-in provider) holds.
+func owner(user string) string {
 	sum := sha256.Sum256([]byte(user))
-	return "idem:" + hex.EncodeToString(sum[:16]) + ":" + key
+	return hex.EncodeToString(sum[:16])
 }
+
+// storeKey scopes keys to their user: two users' keys never meet, whatever
+// characters a user name or a key holds.
+func storeKey(user, key string) string { return "idem:" + owner(user) + ":" + key }
 
 // Begin claims user's key for the request fingerprint fp. It answers
 // first=true when the caller must act (then Finish or Abort), or the
 // stored answer to replay. A key used for another request is invalid; one
-// whose first request still runs is a conflict.
+// whose first request still runs is a conflict. A new key of a user who
+// holds MaxKeysPerUser live keys is refused (errs.ErrRateLimited).
 func (k *Keeper) Begin(ctx context.Context, user, key, fp string) (a Answer, first bool, err error) {
 	if err := ValidKey(key); err != nil {
 		return Answer{}, false, err
 	}
-	prev, first, err := k.store.BeginIdempotent(ctx, storeKey(user, key), fp, claimTTL)
+	prev, first, err := k.store.ClaimIdempotent(ctx, owner(user), storeKey(user, key), fp, claimTTL, MaxKeysPerUser)
 	switch {
+	case errors.Is(err, store.ErrTooManyKeys):
+		e := errs.RateLimited(fullRetry, "you hold %d live %s keys, the most one user may; answers are kept for %s: "+
+			"retry later, or send the request without %s", MaxKeysPerUser, Field, answerTTL, Field)
+		e.Field = Field
+		return Answer{}, false, e
 	case err != nil:
 		return Answer{}, false, err
 	case first:
@@ -87,7 +107,7 @@ func (k *Keeper) Begin(ctx context.Context, user, key, fp string) (a Answer, fir
 
 // Finish keeps a for replay to retries of the same request.
 func (k *Keeper) Finish(ctx context.Context, user, key, fp string, a Answer) error {
-	return k.store.FinishIdempotent(ctx, storeKey(user, key), store.IdempotentResult{
+	return k.store.FinishIdempotent(ctx, owner(user), storeKey(user, key), store.IdempotentResult{
 		Status: a.Status, ContentType: a.ContentType, Body: a.Body, Fingerprint: fp, Done: true,
 	}, answerTTL)
 }
@@ -95,5 +115,5 @@ func (k *Keeper) Finish(ctx context.Context, user, key, fp string, a Answer) err
 // Abort frees the key: nothing (or not certainly anything) was done, so a
 // retry may act.
 func (k *Keeper) Abort(ctx context.Context, user, key string) error {
-	return k.store.AbortIdempotent(ctx, storeKey(user, key))
+	return k.store.AbortIdempotent(ctx, owner(user), storeKey(user, key))
 }

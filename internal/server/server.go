@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/swarmops/swarmops/internal/audit"
@@ -128,6 +130,10 @@ type Server struct {
 	box    *seal.Box
 	// gate keeps readiness failed until the store's schema is checked.
 	gate *stateGate
+	// metrics serves /metrics on SWARMOPS_METRICS_LISTEN (nil: on the
+	// main listener); metricsLn is its listener.
+	metrics   *http.Server
+	metricsLn net.Listener
 }
 
 // Option changes how New wires an instance (tests use them to observe).
@@ -172,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
-	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box})
+	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box, OperatorBindPaths: cfg.OperatorBindPaths})
 	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
 	if err != nil {
 		pool.Close()
@@ -193,12 +199,51 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		},
 		Instance: cfg.InstanceID, Version: version.Version, Commit: version.Commit, SessionTTL: cfg.SessionTTL,
 	})
-	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log})
+	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log,
+		Streams: httpx.StreamLimits{PerUser: cfg.StreamsPerUser, PerInstance: cfg.StreamsPerInstance, LogTailMax: cfg.LogTailMax}})
 	app.Use(httpx.Metrics(reg))
+	s := &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
+		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate}
+	if cfg.MetricsListen != "" {
+		// Metrics on their own address only: the main listener answers
+		// /metrics as the page that does not exist it then is.
+		app.Get("/metrics", func(*fiber.Ctx) error { return fiber.ErrNotFound })
+		if err := s.listenMetrics(reg); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	api.Register(app)
 	ui.Register(app) // after the API: its catch-all answers pages that do not exist
-	return &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
-		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate}, nil
+	return s, nil
+}
+
+// listenMetrics opens SWARMOPS_METRICS_LISTEN, served from Serve: exactly
+// GET /metrics, nothing else.
+func (s *Server) listenMetrics(reg *prometheus.Registry) error {
+	ln, err := net.Listen("tcp", s.Config.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s (SWARMOPS_METRICS_LISTEN): %w", s.Config.MetricsListen, err)
+	}
+	mux := http.NewServeMux()
+	prom := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		prom.ServeHTTP(w, r)
+	}))
+	s.metricsLn = ln
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	return nil
+}
+
+// MetricsAddr answers the address serving /metrics on its own ("" when
+// metrics are served on the main listener).
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
 }
 
 // Run listens on the configured address and serves until ctx ends.
@@ -216,8 +261,12 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	return s.Serve(ctx, ln)
 }
 
-// Close releases the engine clients and the store.
+// Close releases the engine clients, the store and the metrics listener.
 func (s *Server) Close() {
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+		_ = s.metricsLn.Close()
+	}
 	s.pool.Close()
 	_ = s.Store.Close()
 }
@@ -229,6 +278,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("store", s.Store.Kind()).Msg("serving")
+	if s.metrics != nil {
+		go func() {
+			if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("metrics listener stopped")
+			}
+		}()
+		log.Info().Str("metrics_listen", s.MetricsAddr()).Msg("serving /metrics on its own address only")
+	}
 
 	bootCtx, stopBoot := context.WithCancel(ctx)
 	defer stopBoot()

@@ -39,6 +39,11 @@ type Options struct {
 	Prune        bool
 	ResolveImage string                    // "always" (default, like the CLI), "changed", "never"
 	RegistryAuth func(image string) string // encoded auth for an image, "" for none; may be nil
+	// CheckService, when set, may refuse a service spec of the stack: it
+	// is called for every service before anything is written, and again
+	// with the final spec right before each service is created or updated.
+	// The caller's policy (package swarm's host-access rule) lives there.
+	CheckService func(ctx context.Context, spec swarm.ServiceSpec) error
 }
 
 // Result says what a deploy did to the stack's services.
@@ -196,10 +201,24 @@ func (d *deployment) check(ctx context.Context) error {
 	// created are answered with placeholder IDs.
 	dry := dryRunAPI{APIClient: d.api, secrets: specNames(d.l.secrets, func(s swarm.SecretSpec) string { return s.Name }),
 		configs: specNames(d.l.configs, func(c swarm.ConfigSpec) string { return c.Name })}
-	if _, err := convert.Services(ctx, d.l.namespace, d.l.config, dry); err != nil {
+	specs, err := convert.Services(ctx, d.l.namespace, d.l.config, dry)
+	if err != nil {
 		return d.conversionError(err)
 	}
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		if err := d.checkService(ctx, specs[name]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// checkService runs Options.CheckService, if any, on spec.
+func (d *deployment) checkService(ctx context.Context, spec swarm.ServiceSpec) error {
+	if d.o.CheckService == nil {
+		return nil
+	}
+	return d.o.CheckService(ctx, spec)
 }
 
 // conversionError keeps engine failures (a list that did not answer) as
@@ -533,6 +552,9 @@ func (d *deployment) deployServices(ctx context.Context) error {
 }
 
 func (d *deployment) createService(ctx context.Context, spec swarm.ServiceSpec, auth string) error {
+	if err := d.checkService(ctx, spec); err != nil {
+		return err
+	}
 	resp, err := d.api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{
 		EncodedRegistryAuth: auth,
 		QueryRegistry:       d.resolve == ResolveImageAlways || d.resolve == ResolveImageChanged,
@@ -593,6 +615,9 @@ func (d *deployment) updateService(ctx context.Context, svc swarm.Service, spec 
 		d.res.Services.Unchanged = append(d.res.Services.Unchanged, spec.Name)
 		d.res.Warnings = append(d.res.Warnings, warnings...)
 		return nil
+	}
+	if err := d.checkService(ctx, spec); err != nil {
+		return err
 	}
 	resp, err := d.api.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: auth})
 	if err != nil {

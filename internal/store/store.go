@@ -80,6 +80,13 @@ type User struct {
 	PasswordHash []byte    `json:"password_hash"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// CredentialEpoch changes whenever the user's credentials are taken
+	// back (new password, tokens revoked); a session made under another
+	// epoch is not honoured. It starts at the creation time in Unix
+	// nanoseconds, so a user removed and made again never matches the
+	// sessions of the one before. 0 (records of older builds) matches
+	// sessions without an epoch.
+	CredentialEpoch int64 `json:"credential_epoch,omitempty"`
 }
 
 // Users holds accounts; usernames are unique.
@@ -90,6 +97,17 @@ type Users interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	UpdateUser(ctx context.Context, u User) error
 	DeleteUser(ctx context.Context, username string) error
+	// ChangeUser stores what change makes of the user called username, as
+	// one atomic step with respect to every other write of any user, on
+	// every instance: change sees the stored user and every user (to keep
+	// rules across users, such as one admin at least), and runs again on
+	// what is stored now when another write came in between. change may
+	// not rename the user. An error of change is answered and nothing is
+	// stored; errs.ErrNotFound when there is no such user.
+	ChangeUser(ctx context.Context, username string, change func(u User, all []User) (User, error)) (User, error)
+	// RemoveUserIf removes the user called username when check, given the
+	// stored user and every user, answers nil; atomic like ChangeUser.
+	RemoveUserIf(ctx context.Context, username string, check func(u User, all []User) error) error
 }
 
 // Session is a logged-in browser. ID is the hash of the cookie's value, so
@@ -101,6 +119,9 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is the idle deadline; TouchSession moves it.
 	ExpiresAt time.Time `json:"expires_at"`
+	// CredentialEpoch is the user's User.CredentialEpoch when the session
+	// was made; the session ends when the user's changes.
+	CredentialEpoch int64 `json:"credential_epoch,omitempty"`
 }
 
 // Sessions holds sessions until they expire. Expired sessions are never
@@ -123,7 +144,15 @@ type Token struct {
 	Username  string    `json:"username"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at,omitempty"` // zero: never
+	// LastUsedAt is when the token last authenticated a request, to the
+	// minute (TokenUseResolution); zero: never used.
+	LastUsedAt time.Time `json:"last_used_at,omitempty"`
 }
+
+// TokenUseResolution is how stale a token's LastUsedAt may be: a token
+// used again within it is not written again, so a busy script costs the
+// store one write a minute, not one per request.
+const TokenUseResolution = time.Minute
 
 // Tokens holds API tokens. A name is unique per user.
 type Tokens interface {
@@ -131,6 +160,9 @@ type Tokens interface {
 	// that name.
 	CreateToken(ctx context.Context, t Token) error
 	GetTokenByHash(ctx context.Context, hash string) (Token, error)
+	// TouchToken records that the token of hash was used at at;
+	// errs.ErrNotFound when it is gone.
+	TouchToken(ctx context.Context, hash string, at time.Time) error
 	// ListTokens answers the user's tokens sorted by name.
 	ListTokens(ctx context.Context, username string) ([]Token, error)
 	DeleteToken(ctx context.Context, username, name string) error
@@ -217,13 +249,20 @@ type Audit interface {
 }
 
 // Throttle counts failures per key over a window, shared by all instances
-// (login attempts per user and per client address).
+// (login attempts per user and per client address, refused calls per
+// principal for the audit log's budget).
 type Throttle interface {
 	// AddFailure counts one failure and answers the count within the
-	// window that started with the first failure.
+	// window that started with the first failure. The count is atomic:
+	// callers counting at once on any instance get distinct answers, so
+	// an attempt counted before it is checked is refused once over a limit.
 	AddFailure(ctx context.Context, key string, window time.Duration) (int, error)
 	Failures(ctx context.Context, key string) (int, error)
 	ResetFailures(ctx context.Context, key string) error
+	// UndoFailure takes back one count of key in its current window (never
+	// below zero; nothing when the window is over), for an attempt counted
+	// before it was checked that then succeeded.
+	UndoFailure(ctx context.Context, key string) error
 }
 
 // IdempotentResult is the first answer given to an Idempotency-Key.
@@ -237,17 +276,26 @@ type IdempotentResult struct {
 	Done        bool   `json:"done"`
 }
 
+// ErrTooManyKeys is ClaimIdempotent's answer to an owner that already
+// holds its limit of live keys.
+var ErrTooManyKeys = errors.New("too many live idempotency keys")
+
 // Idempotency remembers answers to requests that carried an Idempotency-Key.
+// Each key is held by an owner (a principal); an owner's live keys (claims
+// and answers not yet expired) are counted on every instance at once.
 type Idempotency interface {
-	// BeginIdempotent claims key for a request. It answers (zero, true) when
-	// the caller is first and must act, or the stored result and false: an
-	// unfinished one (Done false) means the first request is still running.
-	BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (IdempotentResult, bool, error)
-	// FinishIdempotent stores the answer for key.
-	FinishIdempotent(ctx context.Context, key string, r IdempotentResult, ttl time.Duration) error
-	// AbortIdempotent forgets key, so a retry may act (the first attempt
-	// failed before acting).
-	AbortIdempotent(ctx context.Context, key string) error
+	// ClaimIdempotent claims key, held by owner, for a request. It answers
+	// (zero, true) when the caller is first and must act, or the stored
+	// result and false: an unfinished one (Done false) means the first
+	// request is still running. A new key of an owner that holds limit
+	// live keys already (limit > 0) is not claimed: ErrTooManyKeys.
+	ClaimIdempotent(ctx context.Context, owner, key, fingerprint string, ttl time.Duration, limit int) (IdempotentResult, bool, error)
+	// FinishIdempotent stores the answer for owner's key; the key stays
+	// counted until the answer expires.
+	FinishIdempotent(ctx context.Context, owner, key string, r IdempotentResult, ttl time.Duration) error
+	// AbortIdempotent forgets owner's key, so a retry may act (the first
+	// attempt failed before acting), and no longer counts it.
+	AbortIdempotent(ctx context.Context, owner, key string) error
 }
 
 // StackRevision is one successful deploy of a stack, as SwarmOps made it.

@@ -3,8 +3,10 @@ package swarm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
@@ -43,6 +45,9 @@ func classify(err error, timedOut bool, kind callKind) failure {
 		return notManager
 	case timedOut:
 		return noAnswer
+	case errors.Is(err, errEngineRedirect):
+		// The engine answered, with a redirect that was not followed.
+		return answered
 	case client.IsErrConnectionFailed(err):
 		return noAnswer
 	case cerrdefs.IsUnavailable(err):
@@ -64,40 +69,73 @@ func shortCause(err error, timedOut bool) string {
 	if timedOut {
 		return "no answer in time"
 	}
+	if pe, ok := errs.Public(err); ok && errors.Is(err, errEngineRedirect) {
+		return pe.Message
+	}
 	s := err.Error()
 	for _, cut := range []string{"dial tcp ", "dial unix "} {
 		if i := strings.Index(s, cut); i >= 0 {
 			s = s[i:]
 		}
 	}
-	return s
+	return boundText(s)
 }
+
+// maxEngineText bounds how much of an engine's error text an answer or a
+// log line carries (the transport already cuts bodies past maxErrorBody).
+const maxEngineText = 1024
+
+// boundText is s cut to maxEngineText bytes, on a character boundary,
+// saying how much was cut.
+func boundText(s string) string {
+	if len(s) <= maxEngineText {
+		return s
+	}
+	cut := maxEngineText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes not shown)", s[:cut], len(s)-cut)
+}
+
+// boundedCause is an engine error whose text is bounded for logs; errors.Is
+// and errors.As still see the engine's error beneath.
+type boundedCause struct{ err error }
+
+func (b boundedCause) Error() string { return boundText(b.err.Error()) }
+func (b boundedCause) Unwrap() error { return b.err }
 
 var daemonPrefix = regexp.MustCompile(`^Error response from daemon: `)
 
-// engineMessage is the engine's own text of an error.
+// engineMessage is the engine's own text of an error, bounded; ours when
+// the error is one SwarmOps made of the answer (a refused redirect).
 func engineMessage(err error) string {
+	if pe, ok := errs.Public(err); ok {
+		return boundText(pe.Message)
+	}
 	s := daemonPrefix.ReplaceAllString(err.Error(), "")
 	s = strings.TrimPrefix(s, "rpc error: code = Unknown desc = ")
-	return s
+	return boundText(s)
 }
 
 // engineError translates an error the engine answered into an errs kind.
+// Its message and the cause kept for logs are bounded.
 func engineError(err error) error {
 	msg := engineMessage(err)
+	cause := boundedCause{err}
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return errs.NotFound("%s", msg).With(err)
+		return errs.NotFound("%s", msg).With(cause)
 	case strings.Contains(msg, "update out of sequence"):
-		return errs.Conflict("the object changed since its version was read; read it again and retry").With(err)
+		return errs.Conflict("the object changed since its version was read; read it again and retry").With(cause)
 	case cerrdefs.IsConflict(err) || cerrdefs.IsAlreadyExists(err):
-		return errs.Conflict("%s", msg).With(err)
+		return errs.Conflict("%s", msg).With(cause)
 	case cerrdefs.IsInvalidArgument(err):
-		return errs.Invalid("", "%s", msg).With(err)
+		return errs.Invalid("", "%s", msg).With(cause)
 	case cerrdefs.IsUnavailable(err):
-		return errs.Unavailable(err, "%s", msg)
+		return errs.Unavailable(cause, "%s", msg)
 	}
-	return errs.Engine(err, "%s", msg)
+	return errs.Engine(cause, "%s", msg)
 }
 
 // lookupError names the object and the cluster when the engine knows no

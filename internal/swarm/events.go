@@ -2,8 +2,11 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +14,9 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/rs/zerolog"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
 )
 
 // Event is one change in a cluster, as the events stream sends it.
@@ -48,14 +54,38 @@ type feed struct {
 	cancel context.CancelFunc
 	// stream is the last "stream" event, replayed to late subscribers.
 	stream *Event
+	// reg is the registration the feed streams from (see registration);
+	// recheck asks the feed to read the registration again now.
+	reg     string
+	recheck chan struct{}
 }
+
+// feedRecheck is how often a feed reads its cluster's registration again:
+// a cluster deleted, registered again under its name or given other
+// endpoints or TLS material, on any instance, moves the feed to the new
+// registration (or ends it) within this time.
+const feedRecheck = 2 * time.Second
+
+// registration tells apart the registrations a feed must not mix: which
+// swarm, through which endpoints, with which TLS material (hashed, never
+// the material itself), registered when.
+func registration(c store.Cluster) string {
+	eps := slices.Clone(c.Endpoints)
+	slices.Sort(eps)
+	return strings.Join(eps, ",") + "|" + tlsKey(tlsOf(c.TLS)) + "|" + c.SwarmID + "|" + c.CreatedAt.UTC().Format(time.RFC3339Nano)
+}
+
+// errReregistered ends a feed's streams on a registration that changed.
+var errReregistered = errors.New("the cluster's registration changed")
 
 // SubscribeEvents answers the cluster's swarm-scope events (services,
 // nodes, tasks, networks, secrets, configs) until ctx ends, when the
-// channel closes. It also closes when the subscriber falls too far behind
-// or no manager answers; an event of type "stream" says why.
+// channel closes. It also closes when the subscriber falls too far behind,
+// no manager answers or the cluster is deleted; an event of type "stream"
+// says why.
 func (f *Fleet) SubscribeEvents(ctx context.Context, cluster string) (<-chan Event, error) {
-	if _, err := f.cluster(ctx, cluster); err != nil {
+	c, err := f.cluster(ctx, cluster)
+	if err != nil {
 		return nil, err
 	}
 	ch := make(chan Event, subscriberBuffer)
@@ -65,9 +95,15 @@ func (f *Fleet) SubscribeEvents(ctx context.Context, cluster string) (<-chan Eve
 		// The feed outlives the request that started it; it keeps the
 		// request's logger, not its deadline.
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		fd = &feed{subs: map[chan Event]struct{}{}, cancel: cancel}
+		fd = &feed{subs: map[chan Event]struct{}{}, cancel: cancel, recheck: make(chan struct{}, 1)}
 		f.feeds.by[cluster] = fd
 		go f.runFeed(fctx, cluster, fd)
+	} else if fd.reg != "" && fd.reg != registration(c) {
+		// This subscriber read a newer registration than the feed's.
+		select {
+		case fd.recheck <- struct{}{}:
+		default:
+		}
 	}
 	fd.subs[ch] = struct{}{}
 	if fd.stream != nil {
@@ -127,25 +163,94 @@ func (f *Fleet) endFeed(cluster string, fd *feed, ev Event) {
 	fd.cancel()
 }
 
-// runFeed streams the cluster's events into fd until it has no
-// subscribers. When the manager streaming them stops answering, the
-// stream resumes through another manager from the last event's time, so
-// nothing in between is lost (events already sent are not sent again).
-// Events of type "stream" say when the engine stream is "connected" and
-// "reconnected", and through which endpoint.
-func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		f.endFeed(cluster, fd, Event{Type: "stream", Action: "failed", Time: f.now().UTC(), Attributes: map[string]string{"error": publicMessage(err)}})
-		return
-	}
-	go f.watchTasks(ctx, cluster, func(ev Event) { f.publish(fd, ev) })
+// feedPosition is where a feed's engine stream resumes: the time to ask
+// from, and the last event sent (events at or before it are not sent
+// again).
+type feedPosition struct {
+	since    time.Time
+	lastNano int64
+	attempts int
+}
 
-	since := f.now()
-	var lastNano int64
+// runFeed streams the cluster's events into fd until it has no
+// subscribers, following the cluster's registration: when it changes
+// (another swarm registered under the name, other endpoints, new TLS
+// material) the feed reconnects with the new one, saying "reloaded"; when
+// the cluster is deleted the feed ends.
+func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
+	pos := feedPosition{since: f.now()}
+	var swarmID string
+	for first := true; ; first = false {
+		c, err := f.cluster(ctx, cluster)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			f.endFeed(cluster, fd, Event{Type: "stream", Action: "failed", Time: f.now().UTC(), Attributes: map[string]string{"error": publicMessage(err)}})
+			return
+		}
+		f.feeds.mu.Lock()
+		fd.reg = registration(c)
+		f.feeds.mu.Unlock()
+		if !first {
+			if c.SwarmID != swarmID { // another swarm: its own history
+				pos = feedPosition{since: f.now(), attempts: pos.attempts}
+			}
+			f.publish(fd, Event{Type: "stream", Action: "reloaded", Time: f.now().UTC(),
+				Attributes: map[string]string{"reason": errReregistered.Error()}})
+		}
+		swarmID = c.SwarmID
+		if !f.streamRegistration(ctx, cluster, fd, c, &pos) {
+			return
+		}
+	}
+}
+
+// streamRegistration streams the events of registration c into fd until
+// ctx ends (false) or the registration changes (true).
+func (f *Fleet) streamRegistration(ctx context.Context, cluster string, fd *feed, c store.Cluster, pos *feedPosition) bool {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go f.watchRegistration(rctx, cancel, cluster, fd, registration(c))
+	go f.watchTasks(rctx, c, func(ev Event) { f.publish(fd, ev) })
+	f.streamEvents(rctx, cluster, fd, c, pos)
+	return ctx.Err() == nil && errors.Is(context.Cause(rctx), errReregistered)
+}
+
+// watchRegistration ends ctx with errReregistered once the cluster's
+// stored registration is no longer reg, or the cluster is gone. A store
+// that does not answer changes nothing: the stream goes on as it is.
+func (f *Fleet) watchRegistration(ctx context.Context, cancel context.CancelCauseFunc, cluster string, fd *feed, reg string) {
+	tick := time.NewTicker(feedRecheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-fd.recheck:
+		}
+		c, err := f.store.GetCluster(ctx, cluster)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errs.ErrNotFound), err == nil && registration(c) != reg:
+			cancel(errReregistered)
+			return
+		}
+	}
+}
+
+// streamEvents streams the engine events of registration c into fd until
+// ctx ends. When the manager streaming them stops answering, the stream
+// resumes through another manager from the last event's time, so nothing
+// in between is lost (events already sent are not sent again). Events of
+// type "stream" say when the engine stream is "connected" and
+// "reconnected", and through which endpoint.
+func (f *Fleet) streamEvents(ctx context.Context, cluster string, fd *feed, c store.Cluster, pos *feedPosition) {
 	var failingSince time.Time
 	backoff := time.Duration(0)
-	for attempt := 0; ; attempt++ {
+	for ; ; pos.attempts++ {
 		if backoff > 0 {
 			select {
 			case <-ctx.Done():
@@ -167,7 +272,7 @@ func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 				return errNotManager
 			}
 			msgs, errc = api.Events(ctx, events.ListOptions{
-				Since:   strconv.FormatInt(since.Unix(), 10),
+				Since:   strconv.FormatInt(pos.since.Unix(), 10),
 				Filters: filters.NewArgs(filters.Arg("scope", "swarm")),
 			})
 			return nil
@@ -192,9 +297,9 @@ func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 			continue
 		}
 		failingSince = time.Time{}
-		zerolog.Ctx(ctx).Debug().Str("cluster", cluster).Str("endpoint", ep).Int("attempt", attempt).Msg("events stream open")
+		zerolog.Ctx(ctx).Debug().Str("cluster", cluster).Str("endpoint", ep).Int("attempt", pos.attempts).Msg("events stream open")
 		action := "connected"
-		if attempt > 0 {
+		if pos.attempts > 0 {
 			action = "reconnected"
 		}
 		f.publish(fd, Event{Type: "stream", Action: action, Time: f.now().UTC(), Attributes: map[string]string{"endpoint": ep}})
@@ -204,11 +309,11 @@ func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 			case <-ctx.Done():
 				return
 			case m := <-msgs:
-				if m.TimeNano <= lastNano { // resumed from a whole second: sent already
+				if m.TimeNano <= pos.lastNano { // resumed from a whole second: sent already
 					continue
 				}
-				lastNano = m.TimeNano
-				since = time.Unix(0, m.TimeNano)
+				pos.lastNano = m.TimeNano
+				pos.since = time.Unix(0, m.TimeNano)
 				f.publish(fd, Event{
 					Type: string(m.Type), Action: string(m.Action), ID: m.Actor.ID,
 					Name: m.Actor.Attributes["name"], Time: time.Unix(0, m.TimeNano).UTC(), Attributes: m.Actor.Attributes,
@@ -233,11 +338,7 @@ func (f *Fleet) runFeed(ctx context.Context, cluster string, fd *feed) {
 
 // watchTasks emits a task event whenever a task appears, changes state or
 // goes away.
-func (f *Fleet) watchTasks(ctx context.Context, cluster string, emit func(Event)) error {
-	c, err := f.cluster(ctx, cluster)
-	if err != nil {
-		return err
-	}
+func (f *Fleet) watchTasks(ctx context.Context, c store.Cluster, emit func(Event)) error {
 	type seen struct{ state, service string }
 	last := map[string]seen{}
 	first := true

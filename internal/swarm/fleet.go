@@ -31,6 +31,8 @@ type Fleet struct {
 	// uses as secrets (nil: no key, and such deploys are refused).
 	revisions store.StackRevisions
 	box       *seal.Box
+	// bindPaths are the host path prefixes operators may bind (hostaccess.go).
+	bindPaths []string
 }
 
 // Options tune a Fleet.
@@ -43,6 +45,10 @@ type Options struct {
 	StackRevisions store.StackRevisions
 	// Seal seals stack secret files at rest; nil refuses to store them.
 	Seal *seal.Box
+	// OperatorBindPaths are the clean host path prefixes operators may
+	// bind-mount (SWARMOPS_OPERATOR_BIND_PATHS); other host access is the
+	// admin's.
+	OperatorBindPaths []string
 }
 
 // NewFleet wires the domain.
@@ -54,7 +60,7 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 		opt.Now = time.Now
 	}
 	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
-		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal}
+		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal, bindPaths: opt.OperatorBindPaths}
 }
 
 // callKind says how a failed call may be retried on another manager.

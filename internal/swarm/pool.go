@@ -1,9 +1,12 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -192,10 +195,11 @@ func newClient(endpoint string, t *TLS, dialTimeout time.Duration, wrap func(str
 		return nil, errs.Invalid("endpoint", "%v", err)
 	}
 	tr := &http.Transport{
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: dialTimeout,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    dialTimeout,
+		MaxResponseHeaderBytes: maxEngineHeaders,
 	}
 	if t != nil {
 		if tr.TLSClientConfig, err = TLSConfig(t); err != nil {
@@ -210,7 +214,10 @@ func newClient(endpoint string, t *TLS, dialTimeout time.Duration, wrap func(str
 			return dialer.DialContext(ctx, "unix", path)
 		}
 	}
-	hc := &http.Client{Transport: tr}
+	// An engine is never followed elsewhere: a redirect from a rogue or
+	// intercepted endpoint would resend the request, body and client
+	// certificate included, to wherever it points.
+	hc := &http.Client{Transport: tr, CheckRedirect: refuseRedirect(endpoint)}
 	c, err := client.NewClientWithOpts(
 		client.WithHTTPClient(hc),
 		client.WithHost(endpoint),
@@ -222,11 +229,57 @@ func newClient(endpoint string, t *TLS, dialTimeout time.Duration, wrap func(str
 	}
 	// The options above configure the *http.Transport itself, so the
 	// tracker wraps whatever the client made of it afterwards.
-	hc.Transport = &sentTracker{next: hc.Transport}
+	hc.Transport = &errorBodyLimit{next: &sentTracker{next: hc.Transport}}
 	if wrap != nil {
 		hc.Transport = wrap(endpoint, hc.Transport)
 	}
 	return c, nil
+}
+
+// maxEngineHeaders bounds the header block of an engine's answer.
+const maxEngineHeaders = 64 << 10
+
+// maxErrorBody bounds the error body of an engine's answer that is read at
+// all; a longer one is replaced, so no engine can make an answer or a log
+// line carry megabytes of its text.
+const maxErrorBody = 4 << 10
+
+// errEngineRedirect marks an engine that answered with a redirect.
+var errEngineRedirect = errors.New("engine redirect refused")
+
+// refuseRedirect stops the HTTP client at the first redirect of the engine
+// at endpoint, with an error that names neither the target nor anything
+// else the engine said.
+func refuseRedirect(endpoint string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, _ []*http.Request) error {
+		status := 0
+		if req.Response != nil {
+			status = req.Response.StatusCode
+		}
+		return errs.Engine(errEngineRedirect, "the engine at %s answered with a redirect (%d); SwarmOps never follows redirects from engines: check the endpoint", endpoint, status)
+	}
+}
+
+// errorBodyLimit cuts an engine's error answer (status 400 and above)
+// whose body exceeds maxErrorBody down to a short message of its own.
+type errorBodyLimit struct{ next http.RoundTripper }
+
+func (l *errorBodyLimit) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < http.StatusBadRequest || resp.Body == nil {
+		return resp, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+	_ = resp.Body.Close()
+	if len(body) > maxErrorBody {
+		body, _ = json.Marshal(map[string]string{"message": fmt.Sprintf(
+			"the engine answered %d with an error message of more than %d bytes, not shown", resp.StatusCode, maxErrorBody)})
+		resp.Header.Set("Content-Type", "application/json")
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }
 
 // sentTracker marks failures that happened before a connection was had

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/swarm/form"
 )
@@ -254,18 +255,28 @@ func warnings(w []string) []string {
 }
 
 // CreateService creates a service from the form. The registry is asked for
-// the image's digest only when the form says resolve_image.
-func (f *Fleet) CreateService(ctx context.Context, cluster string, fm form.Service) (out Changed, err error) {
+// the image's digest only when the form says resolve_image. The form is
+// checked whole before the lock is taken; a spec with host access is
+// refused unless caller may give it (hostaccess.go).
+func (f *Fleet) CreateService(ctx context.Context, cluster string, caller auth.Role, fm form.Service) (out Changed, err error) {
 	name := ""
 	if fm.Name != nil {
 		name = *fm.Name
 	}
 	err = f.mutate(ctx, mutation{
 		action: "service.create", cluster: cluster, kind: "service-name", target: name,
-		check: fm.ValidateCreate,
+		check: func() error {
+			if err := fm.ValidateCreate(); err != nil {
+				return err
+			}
+			return fm.Validate()
+		},
 		write: func(ctx context.Context, api Engine, o *ref) error {
 			spec, err := fm.Spec(engineRefs{ctx, api, cluster})
 			if err != nil {
+				return err
+			}
+			if err := f.checkHostAccess(ctx, api, caller, spec); err != nil {
 				return err
 			}
 			resp, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: flag(fm.ResolveImage)})
@@ -296,6 +307,12 @@ type serviceChange struct {
 	// rollback asks the engine for the previous spec instead of apply.
 	rollback bool
 	apply    func(s swarm.Service, spec *swarm.ServiceSpec, refs form.Refs) error
+	// check validates the input before the lock is taken.
+	check func() error
+	// caller, when set, is the role the changed spec's host access is
+	// checked against (hostaccess.go); changes that keep what runs
+	// (scale, redeploy, rollback) leave it nil.
+	caller *auth.Role
 }
 
 // changeService applies ch to the service under its lock, against a fresh
@@ -304,6 +321,7 @@ type serviceChange struct {
 func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch serviceChange) (out Changed, err error) {
 	err = f.mutate(ctx, mutation{
 		action: ch.action, cluster: cluster, kind: "service", target: id,
+		check:   ch.check,
 		resolve: resolveService(cluster, id),
 		write: func(ctx context.Context, api Engine, o *ref) error {
 			cur, err := inspectService(ctx, api, cluster, o.ID)
@@ -323,6 +341,11 @@ func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch servic
 				opts.Rollback = "previous"
 			} else if err := ch.apply(cur, &spec, engineRefs{ctx, api, cluster}); err != nil {
 				return err
+			}
+			if ch.caller != nil {
+				if err := f.checkHostAccess(ctx, api, *ch.caller, spec); err != nil {
+					return err
+				}
 			}
 			resp, err := api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, opts)
 			if err != nil {
@@ -354,10 +377,13 @@ func resolveService(cluster, id string) func(context.Context, Engine) (ref, erro
 }
 
 // UpdateService applies the fields given in the form; everything else of
-// the spec is kept. version, when given, must be current (else 409).
-func (f *Fleet) UpdateService(ctx context.Context, cluster, id string, fm form.Service, version *uint64) (Changed, error) {
+// the spec is kept. version, when given, must be current (else 409). The
+// form is checked on its own before the lock is taken, and the changed
+// spec's host access against caller (hostaccess.go).
+func (f *Fleet) UpdateService(ctx context.Context, cluster, id string, caller auth.Role, fm form.Service, version *uint64) (Changed, error) {
 	return f.changeService(ctx, cluster, id, serviceChange{
 		action: "service.update", version: version, resolve: flag(fm.ResolveImage),
+		check: fm.Validate, caller: &caller,
 		apply: func(_ swarm.Service, spec *swarm.ServiceSpec, refs form.Refs) error {
 			if fm.Name != nil && *fm.Name != spec.Name {
 				return errs.Invalid("name", "a service cannot be renamed; create a new one")
@@ -383,7 +409,9 @@ func (f *Fleet) ScaleService(ctx context.Context, cluster, id string, replicas u
 
 // SetServiceImage starts a rolling upgrade to image, or to the same
 // repository with tag when image is empty, by the service's update config.
-func (f *Fleet) SetServiceImage(ctx context.Context, cluster, id, image, tag string, resolve bool) (Changed, error) {
+// A new image of a service with host access is the admin's to choose, as
+// any change of what runs with it is (hostaccess.go).
+func (f *Fleet) SetServiceImage(ctx context.Context, cluster, id string, caller auth.Role, image, tag string, resolve bool) (Changed, error) {
 	if (image == "") == (tag == "") {
 		return Changed{}, errs.Invalid("image", `give exactly one of "image" (repo:tag) and "tag"`)
 	}
@@ -396,7 +424,7 @@ func (f *Fleet) SetServiceImage(ctx context.Context, cluster, id, image, tag str
 		return Changed{}, errs.Invalid("tag", "expected a tag: up to 128 letters, digits, _ . -, not starting with . or -")
 	}
 	return f.changeService(ctx, cluster, id, serviceChange{
-		action: "service.image", resolve: resolve,
+		action: "service.image", resolve: resolve, caller: &caller,
 		apply: func(s swarm.Service, spec *swarm.ServiceSpec, _ form.Refs) error {
 			cs := spec.TaskTemplate.ContainerSpec
 			if cs == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmops/swarmops/internal/audit"
+	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/lock"
 	"github.com/swarmops/swarmops/internal/stack"
@@ -70,13 +71,15 @@ func (d *StackDeploy) check() error {
 // DeployStack deploys a compose file as docker stack deploy does, under
 // the stack's lock and then its services' locks, stores the deploy as the
 // stack's next revision, and, with Wait, reports the convergence of the
-// services it created or updated.
-func (f *Fleet) DeployStack(ctx context.Context, cluster string, d StackDeploy) (StackDeployed, error) {
-	return f.deployStack(ctx, cluster, "stack.deploy", d, 0)
+// services it created or updated. A file giving a service host access is
+// refused, before anything is written, unless caller may give it
+// (hostaccess.go).
+func (f *Fleet) DeployStack(ctx context.Context, cluster string, caller auth.Role, d StackDeploy) (StackDeployed, error) {
+	return f.deployStack(ctx, cluster, "stack.deploy", caller, d, 0)
 }
 
 // deployStack is a deploy or a rollback (rollbackOf > 0).
-func (f *Fleet) deployStack(ctx context.Context, cluster, action string, d StackDeploy, rollbackOf int) (StackDeployed, error) {
+func (f *Fleet) deployStack(ctx context.Context, cluster, action string, caller auth.Role, d StackDeploy, rollbackOf int) (StackDeployed, error) {
 	var (
 		loaded *stack.Loaded
 		sealed map[string]store.SealedFile
@@ -100,7 +103,8 @@ func (f *Fleet) deployStack(ctx context.Context, cluster, action string, d Stack
 		var out StackDeployed
 		err := f.withServiceLocks(ctx, c, d.Name, func(ctx context.Context) error {
 			_, err := f.do(ctx, c, batch, func(ctx context.Context, api Engine) (err error) {
-				out.Result, err = stack.Deploy(ctx, api, loaded, stack.Options{Prune: d.Prune, ResolveImage: d.ResolveImage})
+				out.Result, err = stack.Deploy(ctx, api, loaded, stack.Options{Prune: d.Prune, ResolveImage: d.ResolveImage,
+					CheckService: f.stackHostAccessCheck(api, caller)})
 				return err
 			})
 			return err

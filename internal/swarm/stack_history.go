@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/stack"
 	"github.com/swarmops/swarmops/internal/store"
@@ -177,8 +178,11 @@ func sortedLines(lines []string) string {
 }
 
 // RollbackStack redeploys revision n of a stack as it was (with prune, so
-// that services added since go), and stores it as a new revision.
-func (f *Fleet) RollbackStack(ctx context.Context, cluster, name string, n int, wait time.Duration) (StackDeployed, error) {
+// that services added since go), and stores it as a new revision. It is a
+// deploy of the revision's file, host access checked against caller as
+// for DeployStack: the file's images are resolved again, so what would run
+// with the host may not be what ran before.
+func (f *Fleet) RollbackStack(ctx context.Context, cluster, name string, caller auth.Role, n int, wait time.Duration) (StackDeployed, error) {
 	r, err := f.revision(ctx, cluster, name, n)
 	if err != nil {
 		f.audit.Record(ctx, "", "stack.rollback", cluster, name, err)
@@ -199,7 +203,7 @@ func (f *Fleet) RollbackStack(ctx context.Context, cluster, name string, n int, 
 		}
 		files[k] = string(plain)
 	}
-	return f.deployStack(ctx, cluster, "stack.rollback", StackDeploy{
+	return f.deployStack(ctx, cluster, "stack.rollback", caller, StackDeploy{
 		Name: name, Source: stack.Source{Compose: r.Compose, Env: r.Env, Files: files},
 		Prune: true, ResolveImage: opts.ResolveImage, Wait: wait,
 	}, n)

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/httpauth"
 	sw "github.com/swarmops/swarmops/internal/swarm"
 )
 
@@ -169,7 +170,7 @@ func (u *UI) serviceCreate(c *fiber.Ctx) error {
 	fm, problems := bind(createValues(posted))
 	status := fiber.StatusBadRequest
 	if problems == nil {
-		out, err := u.Fleet.CreateService(ctx(c), cluster, fm)
+		out, err := u.Fleet.CreateService(ctx(c), cluster, httpauth.Principal(c).Role, fm)
 		if err == nil {
 			return redirect(c, b.ClusterPath("/services/"+url.PathEscape(out.Name)), "ok", "Created service %s.%s", out.Name, warned(out.Warnings))
 		}
@@ -246,7 +247,7 @@ func (u *UI) serviceUpdate(c *fiber.Ctx) error {
 		}
 		fm, bad := bind(changed)
 		if problems = bad; problems == nil {
-			out, err := u.Fleet.UpdateService(ctx(c), cluster, d.Summary.ID, fm, version)
+			out, err := u.Fleet.UpdateService(ctx(c), cluster, d.Summary.ID, httpauth.Principal(c).Role, fm, version)
 			if err == nil {
 				return redirect(c, p.ClusterPath("/services/"+url.PathEscape(out.Name)), "ok", "Updated %s.%s", out.Name, warned(out.Warnings))
 			}
@@ -302,7 +303,7 @@ func (u *UI) serviceImage(c *fiber.Ctx) error {
 	if tag != "" {
 		image = ""
 	}
-	out, err := u.Fleet.SetServiceImage(ctx(c), c.Params("cluster"), c.Params("id"), image, tag, c.FormValue("resolve_image") == "true")
+	out, err := u.Fleet.SetServiceImage(ctx(c), c.Params("cluster"), c.Params("id"), httpauth.Principal(c).Role, image, tag, c.FormValue("resolve_image") == "true")
 	to := image
 	if tag != "" {
 		to = "tag " + tag

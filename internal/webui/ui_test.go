@@ -257,6 +257,7 @@ var apiOnly = map[string]string{
 	"POST /api/v1/clusters/:cluster/stacks":                "stack pages come with the web UI's second part (issue 15), after stacks and registries",
 	"DELETE /api/v1/clusters/:cluster/stacks/:name":        "stack pages come with the web UI's second part (issue 15)",
 	"POST /api/v1/clusters/:cluster/stacks/:name/rollback": "stack pages come with the web UI's second part (issue 15)",
+	"DELETE /api/v1/users/:username/tokens/:name":          "a user's tokens on the users page come with the web UI's second part (issue 15)",
 }
 
 // TestPages_CoverTheAPI: every mutating API route has a page that does

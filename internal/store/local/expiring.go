@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -143,8 +144,27 @@ func (s *Store) ResetFailures(_ context.Context, key string) error {
 	})
 }
 
-// BeginIdempotent claims key for ttl, or answers what the key holds.
-func (s *Store) BeginIdempotent(_ context.Context, key, fingerprint string, ttl time.Duration) (store.IdempotentResult, bool, error) {
+// UndoFailure takes back one failure of key in its current window.
+func (s *Store) UndoFailure(_ context.Context, key string) error {
+	return s.update("undo failure", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketThrottle)
+		var c counter
+		ok, err := getJSON(b, []byte(key), &c)
+		if err != nil || !ok || !s.now().Before(c.ExpiresAt) || c.Count <= 0 {
+			return err
+		}
+		c.Count--
+		return putJSON(b, []byte(key), c)
+	})
+}
+
+// bucketIdemOwners indexes idempotency keys by owner: owner NUL key ->
+// expiry (RFC 3339). Expired entries go when their owner claims a key.
+var bucketIdemOwners = []byte("idempotency-owners")
+
+// ClaimIdempotent claims owner's key for ttl, or answers what the key
+// holds; ErrTooManyKeys when owner holds limit live keys.
+func (s *Store) ClaimIdempotent(_ context.Context, owner, key, fingerprint string, ttl time.Duration, limit int) (store.IdempotentResult, bool, error) {
 	var (
 		e     idemEntry
 		first bool
@@ -155,6 +175,18 @@ func (s *Store) BeginIdempotent(_ context.Context, key, fingerprint string, ttl 
 		ok, err := getJSON(b, []byte(key), &e)
 		if err != nil || (ok && now.Before(e.ExpiresAt)) {
 			return err
+		}
+		if owner != "" {
+			live, err := s.ownerKeys(tx, owner, now)
+			if err != nil {
+				return err
+			}
+			if limit > 0 && live >= limit {
+				return store.ErrTooManyKeys
+			}
+			if err := s.indexOwnerKey(tx, owner, key, now.Add(ttl)); err != nil {
+				return err
+			}
 		}
 		first = true
 		return putJSON(b, []byte(key), idemEntry{
@@ -168,17 +200,65 @@ func (s *Store) BeginIdempotent(_ context.Context, key, fingerprint string, ttl 
 	return e.Result, false, nil
 }
 
-// FinishIdempotent stores r, marked done, as key's answer for ttl.
-func (s *Store) FinishIdempotent(_ context.Context, key string, r store.IdempotentResult, ttl time.Duration) error {
+// ownerKeys counts owner's live keys, dropping expired ones from the index.
+func (s *Store) ownerKeys(tx *bolt.Tx, owner string, now time.Time) (int, error) {
+	idx, err := tx.CreateBucketIfNotExists(bucketIdemOwners)
+	if err != nil {
+		return 0, err
+	}
+	prefix := []byte(owner + "\x00")
+	var live int
+	var expired [][]byte
+	c := idx.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var exp time.Time
+		if exp.UnmarshalText(v) == nil && now.Before(exp) {
+			live++
+		} else {
+			expired = append(expired, bytes.Clone(k))
+		}
+	}
+	for _, k := range expired {
+		if err := idx.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return live, nil
+}
+
+// indexOwnerKey records that owner's key lives until exp; no owner, no entry.
+func (s *Store) indexOwnerKey(tx *bolt.Tx, owner, key string, exp time.Time) error {
+	if owner == "" {
+		return nil
+	}
+	idx, err := tx.CreateBucketIfNotExists(bucketIdemOwners)
+	if err != nil {
+		return err
+	}
+	v, _ := exp.UTC().MarshalText()
+	return idx.Put([]byte(owner+"\x00"+key), v)
+}
+
+// FinishIdempotent stores r, marked done, as owner's key's answer for ttl.
+func (s *Store) FinishIdempotent(_ context.Context, owner, key string, r store.IdempotentResult, ttl time.Duration) error {
 	r.Done = true
 	return s.update("finish idempotent request", func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketIdem), []byte(key), idemEntry{Result: r, ExpiresAt: s.now().Add(ttl)})
+		exp := s.now().Add(ttl)
+		if err := s.indexOwnerKey(tx, owner, key, exp); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketIdem), []byte(key), idemEntry{Result: r, ExpiresAt: exp})
 	})
 }
 
-// AbortIdempotent forgets key.
-func (s *Store) AbortIdempotent(_ context.Context, key string) error {
+// AbortIdempotent forgets owner's key.
+func (s *Store) AbortIdempotent(_ context.Context, owner, key string) error {
 	return s.update("abort idempotent request", func(tx *bolt.Tx) error {
+		if idx := tx.Bucket(bucketIdemOwners); idx != nil && owner != "" {
+			if err := idx.Delete([]byte(owner + "\x00" + key)); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketIdem).Delete([]byte(key))
 	})
 }

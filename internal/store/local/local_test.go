@@ -131,7 +131,7 @@ func TestSweep(t *testing.T) {
 	must(s.CreateSession(ctx, store.Session{ID: "long", Username: "a", ExpiresAt: clk.Now().Add(time.Hour)}))
 	_, err := s.AddFailure(ctx, "k", time.Minute)
 	must(err)
-	_, _, err = s.BeginIdempotent(ctx, "k", "fp", time.Minute)
+	_, _, err = s.ClaimIdempotent(ctx, "", "k", "fp", time.Minute, 0)
 	must(err)
 
 	clk.Add(2 * time.Minute)

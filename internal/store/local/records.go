@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -169,6 +171,66 @@ func (s *Store) DeleteUser(_ context.Context, username string) error {
 	return remove(s, users, username, nil)
 }
 
+// usersIn answers the user called username and every user, as tx sees
+// them.
+func usersIn(tx *bolt.Tx, username string) (store.User, []store.User, error) {
+	var u store.User
+	all := []store.User{}
+	b := tx.Bucket(bucketUsers)
+	ok, err := getJSON(b, []byte(username), &u)
+	if err == nil && !ok {
+		err = errs.NotFound("user %q not found", username)
+	}
+	if err != nil {
+		return u, nil, err
+	}
+	err = b.ForEach(func(_, data []byte) error {
+		var o store.User
+		if err := json.Unmarshal(data, &o); err != nil {
+			return err
+		}
+		all = append(all, o)
+		return nil
+	})
+	return u, all, err
+}
+
+// ChangeUser stores what change makes of the user called username in one
+// bbolt transaction, which every other write waits for.
+func (s *Store) ChangeUser(_ context.Context, username string, change func(store.User, []store.User) (store.User, error)) (store.User, error) {
+	var next store.User
+	err := s.update("update user", func(tx *bolt.Tx) error {
+		u, all, err := usersIn(tx, username)
+		if err != nil {
+			return err
+		}
+		if next, err = change(u, all); err != nil {
+			return err
+		}
+		if next.Username != username {
+			return fmt.Errorf("change of user %q renames it to %q", username, next.Username)
+		}
+		b := tx.Bucket(bucketUsers)
+		return putKeeping(b, []byte(username), b.Get([]byte(username)), next)
+	})
+	return next, err
+}
+
+// RemoveUserIf removes the user called username, when check allows, in one
+// bbolt transaction.
+func (s *Store) RemoveUserIf(_ context.Context, username string, check func(store.User, []store.User) error) error {
+	return s.update("delete user", func(tx *bolt.Tx) error {
+		u, all, err := usersIn(tx, username)
+		if err != nil {
+			return err
+		}
+		if err := check(u, all); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUsers).Delete([]byte(username))
+	})
+}
+
 // CreateRegistry stores r; errs.ErrConflict when the name is taken.
 func (s *Store) CreateRegistry(_ context.Context, r store.Registry) error {
 	return create(s, registries, r.Name, r)
@@ -228,6 +290,23 @@ func (s *Store) GetTokenByHash(_ context.Context, hash string) (store.Token, err
 		return err
 	})
 	return t, err
+}
+
+// TouchToken sets the token's LastUsedAt.
+func (s *Store) TouchToken(_ context.Context, hash string, at time.Time) error {
+	return s.update("touch token", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		prev := b.Get([]byte(hash))
+		if prev == nil {
+			return errs.NotFound("token not found")
+		}
+		var t store.Token
+		if err := json.Unmarshal(prev, &t); err != nil {
+			return err
+		}
+		t.LastUsedAt = at.UTC()
+		return putKeeping(b, []byte(hash), prev, t)
+	})
 }
 
 // ListTokens answers username's tokens sorted by name.

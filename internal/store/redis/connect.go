@@ -36,8 +36,11 @@ func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error
 	opt := &goredis.Options{}
 	if o.URL != "" {
 		var err error
-		if opt, err = goredis.ParseURL(o.URL); err != nil {
-			return nil, fmt.Errorf("redis url %s: %w", redactURL(o.URL), redactParseError(o.URL, err))
+		if opt, err = goredis.ParseURL(o.URL); err != nil || urlMisread(o.URL, opt) {
+			// Neither the URL nor the parser's text (which quotes parts
+			// of it) is shown: either may hold the password.
+			return nil, errors.New("redis url: not a valid Redis URL (redis://[:password@]host:port/db, rediss://... or unix:///path; " +
+				"percent-encode special characters of the password: # ? / @ % as %23 %3F %2F %40 %25)")
 		}
 	} else if len(o.Sentinels) == 0 {
 		return nil, errors.New("redis: a URL or Sentinel addresses are required")
@@ -76,28 +79,19 @@ func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error
 	return c, nil
 }
 
-// redactURL answers raw with its password replaced, for messages.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
+// urlMisread reports a URL that go-redis read other than it was meant: a
+// password with an unencoded "#", "?", "/" or "@" turns into a fragment,
+// query or path, and the client would then go to a default address
+// without it.
+func urlMisread(raw string, opt *goredis.Options) bool {
+	if strings.Contains(raw, "#") {
+		return true
 	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	at := strings.LastIndex(rest, "@")
-	if !ok || at < 0 {
-		return raw
+	u, err := url.Parse(raw)
+	if err != nil {
+		return true
 	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
-
-// redactParseError drops the text of a URL parse error that might quote
-// the password: net/url quotes the whole URL, and a password with a "/" or
-// "#" in it is read as part of the host.
-func redactParseError(raw string, err error) error {
-	var uerr *url.Error
-	if strings.Contains(raw, "@") || errors.As(err, &uerr) {
-		return errors.New("not a valid URL (redis://[:password@]host:port/db, rediss://... or unix:///path; " +
-			"percent-encode special characters in the password)")
-	}
-	return err
+	return strings.Contains(raw, "@") && u.User == nil ||
+		opt.Network == "tcp" && u.Hostname() == "" ||
+		opt.Network == "unix" && u.Host != ""
 }

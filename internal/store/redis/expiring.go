@@ -167,50 +167,96 @@ func (s *Store) ResetFailures(ctx context.Context, key string) error {
 	return s.fail("reset failures", s.c.Del(ctx, s.key("throttle", key)).Err())
 }
 
-// BeginIdempotent claims key for ttl, or answers what the key holds.
-func (s *Store) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (store.IdempotentResult, bool, error) {
+// undoFailureScript takes back one count, never below zero, keeping the
+// window's TTL.
+var undoFailureScript = goredis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`)
+
+// UndoFailure takes back one failure of key in its current window.
+func (s *Store) UndoFailure(ctx context.Context, key string) error {
+	return s.fail("undo failure", undoFailureScript.Run(ctx, s.c, []string{s.key("throttle", key)}).Err())
+}
+
+// claimIdemScript claims KEYS[1] (claim ARGV[1], TTL ARGV[2] ms) unless
+// it exists ({0, what it holds}) or the owner's index KEYS[2] (a sorted
+// set of the owner's keys scored by expiry, pruned as of ARGV[3]) holds
+// ARGV[4] live keys already ({2}); claimed, the key joins the index as
+// ARGV[5] ({1}), and the index lives as long as its last key.
+var claimIdemScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then return {0, cur} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+local limit = tonumber(ARGV[4])
+if limit > 0 and redis.call('ZCARD', KEYS[2]) >= limit then return {2} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[5])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
+return {1}`)
+
+// finishIdemScript stores the answer ARGV[1] at KEYS[1] for ARGV[2] ms and
+// moves its expiry in the owner's index KEYS[2] (member ARGV[4]) to match.
+var finishIdemScript = goredis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[4])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
+return 1`)
+
+func (s *Store) idemOwner(owner string) string { return s.key("idempotency-owner", owner) }
+
+// ClaimIdempotent claims owner's key for ttl, or answers what the key
+// holds; ErrTooManyKeys when owner holds limit live keys. The count and
+// the claim are one step, on every instance.
+func (s *Store) ClaimIdempotent(ctx context.Context, owner, key, fingerprint string, ttl time.Duration, limit int) (store.IdempotentResult, bool, error) {
 	const op = "begin idempotent request"
 	claim, err := encode(store.IdempotentResult{Fingerprint: fingerprint})
 	if err != nil {
 		return store.IdempotentResult{}, false, fmt.Errorf("%s: %w", op, err)
 	}
 	k := s.key("idempotency", key)
-	// The claim can expire between SET NX and GET; then claim again.
-	for range 3 {
-		first, err := s.c.SetNX(ctx, k, claim, ttl).Result()
-		if err != nil || first {
-			return store.IdempotentResult{}, first, s.fail(op, err)
-		}
-		data, err := s.c.Get(ctx, k).Result()
-		if errors.Is(err, goredis.Nil) {
-			continue
-		}
-		if err != nil {
-			return store.IdempotentResult{}, false, s.fail(op, err)
-		}
-		r, err := decode[store.IdempotentResult](data)
-		if err != nil {
-			return r, false, fmt.Errorf("%s: %w", op, err)
-		}
-		return r, false, nil
+	res, err := claimIdemScript.Run(ctx, s.c, []string{k, s.idemOwner(owner)},
+		claim, ttl.Milliseconds(), time.Now().UnixMilli(), limit, key).Slice()
+	if err != nil {
+		return store.IdempotentResult{}, false, s.fail(op, err)
 	}
-	return store.IdempotentResult{}, false, fmt.Errorf("%s: key %q keeps expiring", op, key)
+	switch code, _ := res[0].(int64); code {
+	case 1:
+		return store.IdempotentResult{}, true, nil
+	case 2:
+		return store.IdempotentResult{}, false, store.ErrTooManyKeys
+	}
+	data, _ := res[1].(string)
+	r, err := decode[store.IdempotentResult](data)
+	if err != nil {
+		return r, false, fmt.Errorf("%s: %w", op, err)
+	}
+	return r, false, nil
 }
 
-// FinishIdempotent stores r, marked done, as key's answer for ttl.
-func (s *Store) FinishIdempotent(ctx context.Context, key string, r store.IdempotentResult, ttl time.Duration) error {
+// FinishIdempotent stores r, marked done, as owner's key's answer for ttl.
+func (s *Store) FinishIdempotent(ctx context.Context, owner, key string, r store.IdempotentResult, ttl time.Duration) error {
 	r.Done = true
 	data, err := encode(r)
 	if err != nil {
 		return fmt.Errorf("finish idempotent request: %w", err)
 	}
 	const op = "finish idempotent request"
-	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
-		return c.Set(ctx, s.key("idempotency", key), data, ttl).Err()
-	}))
+	return s.fail(op, s.runWrite(ctx, op, finishIdemScript, []string{s.key("idempotency", key), s.idemOwner(owner)},
+		data, ttl.Milliseconds(), time.Now().UnixMilli(), key).Err())
 }
 
-// AbortIdempotent forgets key.
-func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
-	return s.fail("abort idempotent request", s.c.Del(ctx, s.key("idempotency", key)).Err())
+// AbortIdempotent forgets owner's key.
+func (s *Store) AbortIdempotent(ctx context.Context, owner, key string) error {
+	const op = "abort idempotent request"
+	return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
+		_, err := c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Del(ctx, s.key("idempotency", key))
+			p.ZRem(ctx, s.idemOwner(owner), key)
+			return nil
+		})
+		return err
+	}))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -274,6 +275,128 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 	return remove(ctx, s, users, username)
 }
 
+// usersTx reads, in the optimistic transaction tx, the user called
+// username and every user, watching the index and every user's key, so a
+// write of any user by anyone before tx commits makes the commit fail.
+func (s *Store) usersTx(ctx context.Context, tx *goredis.Tx, username string) (store.User, []store.User, string, error) {
+	names, err := tx.SMembers(ctx, s.key(users.index)).Result()
+	if err != nil {
+		return store.User{}, nil, "", err
+	}
+	slices.Sort(names)
+	keys := make([]string, len(names))
+	for i, name := range names {
+		keys[i] = s.key(users.noun, name)
+	}
+	own := s.key(users.noun, username)
+	if err := tx.Watch(ctx, append(keys, own)...).Err(); err != nil {
+		return store.User{}, nil, "", err
+	}
+	prev, err := tx.Get(ctx, own).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.User{}, nil, "", errs.NotFound("user %q not found", username)
+	}
+	if err != nil {
+		return store.User{}, nil, "", err
+	}
+	u, err := decode[store.User](prev)
+	if err != nil {
+		return u, nil, "", fmt.Errorf("user %q: %w", username, err)
+	}
+	all := make([]store.User, 0, len(keys))
+	if len(keys) > 0 {
+		vals, err := tx.MGet(ctx, keys...).Result()
+		if err != nil {
+			return u, nil, "", err
+		}
+		for _, v := range vals {
+			if data, ok := v.(string); ok {
+				o, err := decode[store.User](data)
+				if err != nil {
+					return u, nil, "", fmt.Errorf("list users: %w", err)
+				}
+				all = append(all, o)
+			}
+		}
+	}
+	return u, all, prev, nil
+}
+
+// watchUsers runs f as an optimistic transaction over every user (see
+// usersTx), again while another write got in between.
+func (s *Store) watchUsers(ctx context.Context, op, username string, f func(tx *goredis.Tx, u store.User, all []store.User, prev string) error) error {
+	txf := func(tx *goredis.Tx) error {
+		u, all, prev, err := s.usersTx(ctx, tx, username)
+		if err != nil {
+			return err
+		}
+		if err := f(tx, u, all, prev); err != nil || s.rep.want <= 0 {
+			return err
+		}
+		return s.waitOn(ctx, op, tx)
+	}
+	for range keepRetries {
+		// The index is watched first, so a user made or removed between
+		// reading it and watching the users' keys fails the commit too.
+		err := s.c.Watch(ctx, txf, s.key(users.index))
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		if errs.KindOf(err) != nil {
+			return err
+		}
+		return s.fail(op, err)
+	}
+	return errs.Conflict("users changed %d times while %q was being written; try again", keepRetries, username)
+}
+
+// ChangeUser stores what change makes of the user called username in an
+// optimistic transaction that fails and runs again when any user was
+// written by anyone meanwhile.
+func (s *Store) ChangeUser(ctx context.Context, username string, change func(store.User, []store.User) (store.User, error)) (store.User, error) {
+	const op = "update user"
+	var next store.User
+	err := s.watchUsers(ctx, op, username, func(tx *goredis.Tx, u store.User, all []store.User, prev string) error {
+		var err error
+		if next, err = change(u, all); err != nil {
+			return err
+		}
+		if next.Username != username {
+			return fmt.Errorf("change of user %q renames it to %q", username, next.Username)
+		}
+		data, err := encode(next)
+		if err != nil {
+			return err
+		}
+		merged, err := store.KeepUnknown([]byte(prev), []byte(data), next)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, s.key(users.noun, username), string(merged), goredis.KeepTTL)
+			return nil
+		})
+		return err
+	})
+	return next, err
+}
+
+// RemoveUserIf removes the user called username, when check allows, in an
+// optimistic transaction like ChangeUser's.
+func (s *Store) RemoveUserIf(ctx context.Context, username string, check func(store.User, []store.User) error) error {
+	return s.watchUsers(ctx, "delete user", username, func(tx *goredis.Tx, u store.User, all []store.User, _ string) error {
+		if err := check(u, all); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Del(ctx, s.key(users.noun, username))
+			p.SRem(ctx, s.key(users.index), username)
+			return nil
+		})
+		return err
+	})
+}
+
 // CreateRegistry stores r; errs.ErrConflict when the name is taken.
 func (s *Store) CreateRegistry(ctx context.Context, r store.Registry) error {
 	return create(ctx, s, registries, r.Name, r)
@@ -346,6 +469,28 @@ func (s *Store) GetTokenByHash(ctx context.Context, hash string) (store.Token, e
 		return t, fmt.Errorf("get token: %w", err)
 	}
 	return t, nil
+}
+
+// TouchToken sets the token's LastUsedAt.
+func (s *Store) TouchToken(ctx context.Context, hash string, at time.Time) error {
+	const op = "touch token"
+	t, err := s.GetTokenByHash(ctx, hash)
+	if err != nil {
+		return err
+	}
+	t.LastUsedAt = at.UTC()
+	data, err := encode(t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	ok, err := s.putKeeping(ctx, op, s.key("token", hash), data, t, nil)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if !ok {
+		return errs.NotFound("token not found")
+	}
+	return nil
 }
 
 // ListTokens answers username's tokens sorted by name.

@@ -37,7 +37,7 @@ func addFuture(t *testing.T, raw Raw, kind, name string) {
 	t.Helper()
 	var m map[string]json.RawMessage
 	ok(t, json.Unmarshal(raw.Record(t, kind, name), &m))
-	m["credential_epoch"] = json.RawMessage(futureScalar)
+	m["webauthn_epoch"] = json.RawMessage(futureScalar)
 	m["sso"] = json.RawMessage(futureObject)
 	data, err := json.Marshal(m)
 	ok(t, err)
@@ -62,9 +62,9 @@ func fields(t *testing.T, raw Raw, kind, name string) map[string]string {
 func wantFuture(t *testing.T, raw Raw, kind, name string) map[string]string {
 	t.Helper()
 	f := fields(t, raw, kind, name)
-	if f["credential_epoch"] != futureScalar || f["sso"] != futureObject {
+	if f["webauthn_epoch"] != futureScalar || f["sso"] != futureObject {
 		t.Fatalf("after an update by this build, stored %s %s lost the fields a newer version added: "+
-			"credential_epoch=%s sso=%s (want %s and %s)", kind, name, f["credential_epoch"], f["sso"], futureScalar, futureObject)
+			"webauthn_epoch=%s sso=%s (want %s and %s)", kind, name, f["webauthn_epoch"], f["sso"], futureScalar, futureObject)
 	}
 	return f
 }

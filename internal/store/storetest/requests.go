@@ -290,19 +290,19 @@ func testIdempotency(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	begin := func(key, fp string) (store.IdempotentResult, bool) {
 		t.Helper()
-		r, first, err := s.BeginIdempotent(ctx, key, fp, time.Hour)
+		r, first, err := s.ClaimIdempotent(ctx, "o", key, fp, time.Hour, 0)
 		ok(t, err)
 		return r, first
 	}
 	r, first := begin("k1", "POST /x sha1")
 	if !first {
-		t.Fatalf("first BeginIdempotent = %+v, not first", r)
+		t.Fatalf("first ClaimIdempotent = %+v, not first", r)
 	}
 	same(t, r, store.IdempotentResult{})
 
 	r, first = begin("k1", "POST /x sha1")
 	if first {
-		t.Fatal("second BeginIdempotent while the first runs: first")
+		t.Fatal("second ClaimIdempotent while the first runs: first")
 	}
 	same(t, r, store.IdempotentResult{Fingerprint: "POST /x sha1"})
 
@@ -311,40 +311,83 @@ func testIdempotency(t *testing.T, s store.Store) {
 	same(t, r, store.IdempotentResult{Fingerprint: "POST /x sha1"})
 
 	done := store.IdempotentResult{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"x"}`), Fingerprint: "POST /x sha1"}
-	ok(t, s.FinishIdempotent(ctx, "k1", done, time.Hour))
+	ok(t, s.FinishIdempotent(ctx, "o", "k1", done, time.Hour))
 	r, first = begin("k1", "POST /x sha1")
 	done.Done = true
 	if first {
-		t.Fatal("BeginIdempotent after Finish: first")
+		t.Fatal("ClaimIdempotent after Finish: first")
 	}
 	same(t, r, done)
 
 	_, first = begin("k2", "fp")
 	if !first {
-		t.Fatal("BeginIdempotent of another key: not first")
+		t.Fatal("ClaimIdempotent of another key: not first")
 	}
-	ok(t, s.AbortIdempotent(ctx, "k2"))
+	ok(t, s.AbortIdempotent(ctx, "o", "k2"))
 	if _, first = begin("k2", "fp"); !first {
-		t.Fatal("BeginIdempotent after Abort: not first")
+		t.Fatal("ClaimIdempotent after Abort: not first")
 	}
-	ok(t, s.AbortIdempotent(ctx, "never"))
+	ok(t, s.AbortIdempotent(ctx, "o", "never"))
+	t.Run("Limit", func(t *testing.T) { testIdempotencyLimit(t, s) })
+}
+
+// testIdempotencyLimit: an owner holds at most limit live keys, claims
+// and answers alike; another owner is not counted; an aborted or expired
+// key frees its place; a key already held is answered, not refused.
+func testIdempotencyLimit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	claim := func(owner, key string, ttl time.Duration) (bool, error) {
+		t.Helper()
+		_, first, err := s.ClaimIdempotent(ctx, owner, key, "fp", ttl, 3)
+		return first, err
+	}
+	for _, k := range []string{"a", "b"} {
+		if first, err := claim("lim", k, time.Hour); err != nil || !first {
+			t.Fatalf("claim %s: first=%v err=%v", k, first, err)
+		}
+	}
+	ok(t, s.FinishIdempotent(ctx, "lim", "a", store.IdempotentResult{Status: 200, Fingerprint: "fp"}, time.Hour))
+	if first, err := claim("lim", "c", 150*time.Millisecond); err != nil || !first {
+		t.Fatalf("claim c (third of 3): first=%v err=%v", first, err)
+	}
+	if _, err := claim("lim", "d", time.Hour); !errors.Is(err, store.ErrTooManyKeys) {
+		t.Fatalf("claim d (fourth of 3): %v, want ErrTooManyKeys", err)
+	}
+	if first, err := claim("lim", "a", time.Hour); err != nil || first {
+		t.Fatalf("claim a again at the limit: first=%v err=%v, want its answer", first, err)
+	}
+	if first, err := claim("other", "other-d", time.Hour); err != nil || !first {
+		t.Fatalf("another owner's claim: first=%v err=%v", first, err)
+	}
+	ok(t, s.AbortIdempotent(ctx, "lim", "b"))
+	if first, err := claim("lim", "d", time.Hour); err != nil || !first {
+		t.Fatalf("claim d after b was aborted: first=%v err=%v", first, err)
+	}
+	eventually(t, "claim c to expire and free its place", func() bool {
+		first, err := claim("lim", "e", time.Hour)
+		if errors.Is(err, store.ErrTooManyKeys) {
+			return false
+		}
+		ok(t, err)
+		return first
+	})
 }
 
 func testIdempotencyExpiry(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	_, first, err := s.BeginIdempotent(ctx, "k", "fp", 150*time.Millisecond)
+	_, first, err := s.ClaimIdempotent(ctx, "o", "k", "fp", 150*time.Millisecond, 0)
 	ok(t, err)
 	if !first {
-		t.Fatal("BeginIdempotent: not first")
+		t.Fatal("ClaimIdempotent: not first")
 	}
 	eventually(t, "idempotency claim to expire", func() bool {
-		_, first, err := s.BeginIdempotent(ctx, "k", "fp", time.Hour)
+		_, first, err := s.ClaimIdempotent(ctx, "o", "k", "fp", time.Hour, 0)
 		ok(t, err)
 		return first
 	})
-	ok(t, s.FinishIdempotent(ctx, "k", store.IdempotentResult{Status: 200, Fingerprint: "fp"}, 150*time.Millisecond))
+	ok(t, s.FinishIdempotent(ctx, "o", "k", store.IdempotentResult{Status: 200, Fingerprint: "fp"}, 150*time.Millisecond))
 	eventually(t, "idempotent answer to expire", func() bool {
-		_, first, err := s.BeginIdempotent(ctx, "k", "fp", time.Hour)
+		_, first, err := s.ClaimIdempotent(ctx, "o", "k", "fp", time.Hour, 0)
 		ok(t, err)
 		return first
 	})
@@ -386,4 +429,22 @@ func same(t *testing.T, got, want any, opts ...cmp.Option) {
 	if d := cmp.Diff(got, want, opts...); d != "" {
 		t.Fatalf("(-got +want)\n%s", d)
 	}
+}
+
+func testTouchToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tk := token("touch", "ci")
+	ok(t, s.CreateToken(ctx, tk))
+	used := t0.Add(time.Hour)
+	ok(t, s.TouchToken(ctx, tk.Hash, used))
+	got, err := s.GetTokenByHash(ctx, tk.Hash)
+	ok(t, err)
+	tk.LastUsedAt = used
+	same(t, got, tk)
+	list, err := s.ListTokens(ctx, "touch")
+	ok(t, err)
+	same(t, list, []store.Token{tk})
+	isKind(t, s.TouchToken(ctx, "hash-of-nothing", used), errs.ErrNotFound)
+	ok(t, s.DeleteToken(ctx, "touch", "ci"))
+	isKind(t, s.TouchToken(ctx, tk.Hash, used), errs.ErrNotFound)
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionExpiry", testSessionExpiry},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"Tokens", testTokens},
+		{"TouchToken", testTouchToken},
 		{"Audit", testAudit},
 		{"AuditCap", testAuditCap},
 		{"Throttle", testThrottle},
@@ -42,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StackRevisionsCap", testStackRevisionsCap},
 		{"ConcurrentStackRevisions", testConcurrentStackRevisions}, {"RevisedStacks", testRevisedStacks}, {"PutStackRevision", testPutStackRevision},
 		{"Meta", testMeta},
+		{"ChangeUser", testChangeUser}, {"SessionEpoch", testSessionEpoch}, {"UndoFailure", testUndoFailure},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {

@@ -29,25 +29,20 @@ const StackLabelPrefix = "com.docker.stack."
 // create; fields f doesn't give are left as they are, including what the
 // form can't express.
 //
-// When a field is invalid, Apply returns an *errs.Error of kind
+// A list longer than its limit (limits.go) is refused before any item of
+// the form is parsed. When a field is invalid, Apply returns an *errs.Error of kind
 // errs.ErrInvalid naming the first such field (its Details["fields"] maps
 // every invalid field to its message) and spec is left untouched. refs
 // resolves network, secret and config names; it is only called when the
 // rest of the form is valid, and an error it returns other than not found
 // is returned as it is.
 func (f *Service) Apply(spec *swarm.ServiceSpec, refs Refs) error {
+	if err := f.checkSizes(); err != nil {
+		return err
+	}
 	a := &applier{spec: editable(*spec)}
 	a.applyIdentity(f)
-	a.applyContainer(f)
-	a.applyPorts(f.Ports)
-	a.applyMounts(f.Mounts)
-	a.applyPlacement(f.Constraints, f.PlacementPrefs)
-	a.applyResources(f.Resources)
-	a.applyUpdateConfig("update_config", f.UpdateConfig, &a.spec.UpdateConfig)
-	a.applyUpdateConfig("rollback_config", f.RollbackConfig, &a.spec.RollbackConfig)
-	a.applyRestartPolicy(f.RestartPolicy)
-	a.applyHealthcheck(f.Healthcheck)
-	a.parseReferences(f)
+	a.applyForm(f)
 	if err := a.err(); err != nil {
 		return err
 	}
@@ -59,6 +54,21 @@ func (f *Service) Apply(spec *swarm.ServiceSpec, refs Refs) error {
 	}
 	*spec = a.spec
 	return nil
+}
+
+// applyForm parses every field of f but the identity into a.spec,
+// collecting errors; references are parsed, not resolved.
+func (a *applier) applyForm(f *Service) {
+	a.applyContainer(f)
+	a.applyPorts(f.Ports)
+	a.applyMounts(f.Mounts)
+	a.applyPlacement(f.Constraints, f.PlacementPrefs)
+	a.applyResources(f.Resources)
+	a.applyUpdateConfig("update_config", f.UpdateConfig, &a.spec.UpdateConfig)
+	a.applyUpdateConfig("rollback_config", f.RollbackConfig, &a.spec.RollbackConfig)
+	a.applyRestartPolicy(f.RestartPolicy)
+	a.applyHealthcheck(f.Healthcheck)
+	a.parseReferences(f)
 }
 
 // ValidateCreate reports what a create needs beyond a valid form: an image.

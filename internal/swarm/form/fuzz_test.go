@@ -3,7 +3,9 @@ package form
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/google/go-cmp/cmp"
@@ -13,8 +15,9 @@ import (
 
 // FuzzApply decodes a request body into a form and applies it onto a new
 // and onto a running service. It must never panic; every outcome is either
-// a spec or an ErrInvalid that leaves the spec alone; and what Apply makes,
-// FromSpec must reproduce.
+// a spec or an ErrInvalid that leaves the spec alone; what Apply makes,
+// FromSpec must reproduce; and any input is answered within fuzzBound
+// (the limits of limits.go bound the work, whatever the items say).
 func FuzzApply(f *testing.F) {
 	rich, err := json.Marshal(FromSpec(richSpec(), testRefs))
 	if err != nil {
@@ -41,6 +44,11 @@ func FuzzApply(f *testing.F) {
 		`{"resources":{"limit_cpus":"9223372036.854775807","limit_memory":"8E"}}`,
 		`{"healthcheck":{"test":["NONE"],"retries":-1}}`,
 		`{"networks":["name=front,alias=web,driver-opt=a=b"],"secrets":["db_pw"]}`,
+		`{"ports":["0-65535:0-65535","0-65535:0-65535","0-65535:0-65535","0-65535:0-65535","0-65535:0-65535"]}`,
+		`{"ports":["1-65535:1-65535","1-65535","1-65535:80","1-65535:abc","x-1:1-65535"]}`,
+		`{"ports":["1-1024","1025-2048:1025-2048","2049-3072/udp","30000-31022:8080","mode=host,target=9000,published=9000"]}`,
+		`{"ports":[` + strings.TrimSuffix(strings.Repeat(`"1-1024",`, 100), ",") + `]}`,
+		`{"env":[` + strings.TrimSuffix(strings.Repeat(`"K=V",`, MaxListItems+1), ",") + `]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -51,8 +59,17 @@ func FuzzApply(f *testing.F) {
 		}
 
 		var created swarm.ServiceSpec
+		start := time.Now()
 		err := form.Apply(&created, testRefs)
+		checkFuzzTime(t, "Apply onto a new spec", start)
 		checkFuzzError(t, err)
+		start = time.Now()
+		verr := form.Validate()
+		checkFuzzTime(t, "Validate", start)
+		checkFuzzError(t, verr)
+		if verr != nil && err == nil {
+			t.Fatalf("Validate refuses what Apply takes: %v", verr)
+		}
 		if err != nil {
 			if diff := cmp.Diff(swarm.ServiceSpec{}, created); diff != "" {
 				t.Fatalf("failed Apply changed the new spec (-want +got):\n%s", diff)
@@ -69,7 +86,9 @@ func FuzzApply(f *testing.F) {
 		}
 
 		running := richSpec()
+		start = time.Now()
 		err = form.Apply(&running, testRefs)
+		checkFuzzTime(t, "Apply onto a running spec", start)
 		checkFuzzError(t, err)
 		if err != nil {
 			if diff := cmp.Diff(richSpec(), running); diff != "" {
@@ -96,5 +115,18 @@ func checkFuzzError(t *testing.T, err error) {
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Kind != errs.ErrInvalid || e.Field == "" || e.Message == "" {
 		t.Fatalf("error %v (%T) is not an ErrInvalid naming a field", err, err)
+	}
+}
+
+// fuzzBound is how long one Apply or Validate of any form may take. The
+// worst form the limits allow takes milliseconds; the bound is generous
+// for slow, loaded or race-instrumented runs, and far below the seconds
+// that unbounded port ranges used to cost.
+const fuzzBound = 2 * time.Second
+
+func checkFuzzTime(t *testing.T, what string, start time.Time) {
+	t.Helper()
+	if d := time.Since(start); d > fuzzBound {
+		t.Fatalf("%s took %v, more than %v", what, d, fuzzBound)
 	}
 }

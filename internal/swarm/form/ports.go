@@ -79,11 +79,6 @@ func PortStrings(ports []swarm.PortConfig) []string {
 	return out
 }
 
-// maxPorts bounds what one form may publish, port ranges expanded: a port
-// space's worth. Without it, a short request of many "1-65535" items
-// would cost the server seconds and gigabytes.
-const maxPorts = 65535
-
 // applyPorts sets the published ports. Swarm refuses the same published
 // port twice per protocol, and ingress ports on a dnsrr service; saying so
 // here names the item at fault.
@@ -98,16 +93,30 @@ func (a *applier) applyPorts(items *[]string) {
 	seen := map[published]int{}
 	dnsrr := a.spec.EndpointSpec != nil && a.spec.EndpointSpec.Mode == swarm.ResolutionModeDNSRR
 	var ports []swarm.PortConfig
+	total := 0
 	for i, item := range *items {
 		field := fmt.Sprintf("ports[%d]", i)
-		got, err := parsePort(item)
+		// The numbers are checked and the ports counted before the CLI's
+		// parser expands a range (MaxPortRange, MaxPorts); an invalid
+		// item counts too, so that many of them can't cost more.
+		err := checkItem(item)
+		n := 1
+		if err == nil {
+			n, err = portCount(item)
+		}
+		total += max(n, 1)
+		if err == nil && total > MaxPorts {
+			a.invalid(field, "the ports add up to more than %d; publish fewer or narrower ranges", MaxPorts)
+			break
+		}
 		if err != nil {
 			a.invalid(field, "%v; %s", err, portSyntax)
 			continue
 		}
-		if len(ports)+len(got) > maxPorts {
-			a.invalid(field, "the ports add up to more than %d; publish fewer or narrower ranges", maxPorts)
-			break
+		got, err := parsePort(item)
+		if err != nil {
+			a.invalid(field, "%v; %s", err, portSyntax)
+			continue
 		}
 		for _, p := range got {
 			if dnsrr && p.PublishMode == swarm.PortConfigPublishModeIngress {
