@@ -26,30 +26,6 @@ func createConfig(t *testing.T, n *testenv.Node, name string) {
 	t.Cleanup(func() { _ = n.Client().ConfigRemove(context.Background(), r.ID) })
 }
 
-// readUntilNot is readUntil, failing at once on a line containing bad.
-func readUntilNot(t *testing.T, in <-chan string, want, bad string, timeout time.Duration) []string {
-	t.Helper()
-	var seen []string
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-in:
-			if !ok {
-				t.Fatalf("stream ended before %q; read %q", want, seen)
-			}
-			seen = append(seen, l)
-			if strings.Contains(l, bad) {
-				t.Fatalf("read %q while waiting for %q; read %q", bad, want, seen)
-			}
-			if strings.Contains(l, want) {
-				return seen
-			}
-		case <-deadline:
-			t.Fatalf("no %q within %s; read %q", want, timeout, seen)
-		}
-	}
-}
-
 // TestEvents_ReloadOnReregistration: two instances share Redis. While a
 // stream of cluster "rl" is open on the first, the second deletes rl and
 // registers another swarm under the name. The open stream (or, when it

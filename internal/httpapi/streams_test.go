@@ -65,6 +65,13 @@ func lines(r io.Reader) <-chan string {
 // readUntil reads lines until one contains want, failing after timeout.
 func readUntil(t *testing.T, in <-chan string, want string, timeout time.Duration) []string {
 	t.Helper()
+	return readUntilNot(t, in, want, "", timeout)
+}
+
+// readUntilNot is readUntil, failing at once on a line containing bad
+// (when bad is not empty).
+func readUntilNot(t *testing.T, in <-chan string, want, bad string, timeout time.Duration) []string {
+	t.Helper()
 	var seen []string
 	deadline := time.After(timeout)
 	for {
@@ -74,6 +81,9 @@ func readUntil(t *testing.T, in <-chan string, want string, timeout time.Duratio
 				t.Fatalf("stream ended before %q; read %q", want, seen)
 			}
 			seen = append(seen, l)
+			if bad != "" && strings.Contains(l, bad) {
+				t.Fatalf("read %q while waiting for %q; read %q", bad, want, seen)
+			}
 			if strings.Contains(l, want) {
 				return seen
 			}

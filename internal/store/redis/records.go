@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -134,9 +135,10 @@ func replace(ctx context.Context, s *Store, n named, name string, v any) error {
 	return nil
 }
 
-// keepRetries bounds putKeeping's optimistic retries: each one means
-// another instance wrote the same record meanwhile.
-const keepRetries = 10
+// keepRetries bounds the optimistic retries of a write: each one means
+// another writer changed the same record meanwhile. With optimistic's
+// backoff, all of them take about 2 s at most.
+const keepRetries = 50
 
 // putKeeping replaces the value at key (which must exist: false when it
 // does not) with data, keeping the fields of the stored value this build
@@ -175,14 +177,37 @@ func (s *Store) putKeeping(ctx context.Context, op, key, data string, v any,
 		}
 		return s.waitOn(ctx, op, tx)
 	}
-	for range keepRetries {
-		err := s.c.Watch(ctx, txf, key)
-		if errors.Is(err, goredis.TxFailedErr) {
-			continue
-		}
+	if err := s.optimistic(ctx, txf, key); errors.Is(err, errContended) {
+		return false, errs.Conflict("%s changed %d times while being written; try again", key, keepRetries)
+	} else if err != nil {
 		return found, err
 	}
-	return false, errs.Conflict("%s changed %d times while being written; try again", key, keepRetries)
+	return found, nil
+}
+
+// errContended is optimistic's answer when every try met a concurrent
+// write.
+var errContended = errors.New("contended")
+
+// optimistic runs txf as a transaction watching keys until it commits,
+// up to keepRetries times, backing off a little (with jitter) after each
+// commit a concurrent write spoiled, so that many writers of one record
+// all get through instead of retrying in lockstep.
+func (s *Store) optimistic(ctx context.Context, txf func(*goredis.Tx) error, keys ...string) error {
+	for try := range keepRetries {
+		err := s.c.Watch(ctx, txf, keys...)
+		if !errors.Is(err, goredis.TxFailedErr) {
+			return err
+		}
+		pause := min(time.Millisecond<<try, 50*time.Millisecond)
+		pause = pause/2 + rand.N(pause)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	return errContended
 }
 
 func remove(ctx context.Context, s *Store, n named, name string, extraKeys ...string) error {
@@ -335,19 +360,16 @@ func (s *Store) watchUsers(ctx context.Context, op, username string, f func(tx *
 		}
 		return s.waitOn(ctx, op, tx)
 	}
-	for range keepRetries {
-		// The index is watched first, so a user made or removed between
-		// reading it and watching the users' keys fails the commit too.
-		err := s.c.Watch(ctx, txf, s.key(users.index))
-		if errors.Is(err, goredis.TxFailedErr) {
-			continue
-		}
-		if errs.KindOf(err) != nil {
-			return err
-		}
-		return s.fail(op, err)
+	// The index is watched first, so a user made or removed between
+	// reading it and watching the users' keys fails the commit too.
+	err := s.optimistic(ctx, txf, s.key(users.index))
+	switch {
+	case errors.Is(err, errContended):
+		return errs.Conflict("users changed %d times while %q was being written; try again", keepRetries, username)
+	case err == nil, errs.KindOf(err) != nil:
+		return err
 	}
-	return errs.Conflict("users changed %d times while %q was being written; try again", keepRetries, username)
+	return s.fail(op, err)
 }
 
 // ChangeUser stores what change makes of the user called username in an
