@@ -11,6 +11,7 @@ import (
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/idempotency"
+	"github.com/swarmops/swarmops/internal/registry"
 	"github.com/swarmops/swarmops/internal/swarm"
 )
 
@@ -18,7 +19,9 @@ import (
 type Deps struct {
 	Auth  *auth.Service
 	Fleet *swarm.Fleet
-	Audit *audit.Log
+	// Registries are the private registries.
+	Registries *registry.Service
+	Audit      *audit.Log
 	// Replays keeps answers to Idempotency-Key requests.
 	Replays *idempotency.Keeper
 	// Ready answers nil while the store serves requests; StoreKind names

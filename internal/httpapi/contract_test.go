@@ -85,6 +85,15 @@ var contractRoles = map[string]string{
 	"GET /api/v1/clusters/:cluster/configs/:id":     "viewer",
 	"DELETE /api/v1/clusters/:cluster/configs/:id":  "operator",
 
+	"GET /api/v1/registries":                                   "viewer",
+	"POST /api/v1/registries":                                  "admin",
+	"GET /api/v1/registries/:name":                             "viewer",
+	"PATCH /api/v1/registries/:name":                           "admin",
+	"DELETE /api/v1/registries/:name":                          "admin",
+	"GET /api/v1/registries/:name/repositories":                "viewer",
+	"GET /api/v1/registries/:name/repositories/+/tags":         "viewer",
+	"DELETE /api/v1/registries/:name/repositories/+/tags/:tag": "operator",
+
 	"GET /api/v1/audit": "admin",
 }
 

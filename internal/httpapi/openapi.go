@@ -25,15 +25,18 @@ func (a *API) openapi(c *fiber.Ctx) error {
 	return c.JSON(openapiDoc)
 }
 
-var paramRE = regexp.MustCompile(`:([a-zA-Z_]+)\+?|\*`)
+var paramRE = regexp.MustCompile(`:([a-zA-Z_]+)\+?|\*|\+`)
 
 // openapiPath turns fiber's /clusters/:cluster into /clusters/{cluster}.
 func openapiPath(p string) (string, []string) {
 	var params []string
 	out := paramRE.ReplaceAllStringFunc(p, func(m string) string {
 		name := strings.TrimSuffix(strings.TrimPrefix(m, ":"), "+")
-		if m == "*" {
+		switch m {
+		case "*":
 			name = "path"
+		case "+":
+			name = "repository" // the one greedy parameter: a repository path
 		}
 		params = append(params, name)
 		return "{" + name + "}"

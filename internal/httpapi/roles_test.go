@@ -14,7 +14,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-var paramRE = regexp.MustCompile(`:[a-zA-Z_]+\+?|\*`)
+var paramRE = regexp.MustCompile(`:[a-zA-Z_]+\+?|\*|\+`)
 
 // TestRoutes_RoleTable walks every route with no credentials and with each
 // role: a route answers 401 without credentials, 403 to a role below its

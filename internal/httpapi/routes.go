@@ -30,6 +30,7 @@ func (a *API) routes() []route {
 	const (
 		get, post, patch, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPatch, fiber.MethodDelete
 		cl                    = "/api/v1/clusters/:cluster"
+		rg                    = "/api/v1/registries/:name"
 	)
 	return []route{
 		// Health and meta.
@@ -122,6 +123,16 @@ func (a *API) routes() []route {
 		{post, cl + "/configs", perm(auth.ConfigWrite), a.createConfig, "Create a config from data (text) or data_base64", nil, configCreateReq{}, configDTO{}, 201},
 		{get, cl + "/configs/:id", perm(auth.ConfigRead), a.getConfig, "A config with its data and the engine's object", nil, nil, configDetailDTO{}, 0},
 		{del, cl + "/configs/:id", perm(auth.ConfigWrite), a.removeConfig, "Remove a config no service uses", nil, nil, nil, 204},
+
+		// Registries: private image registries, their repositories and tags.
+		{get, "/api/v1/registries", perm(auth.RegistryRead), a.listRegistries, "Registered private registries (never their passwords)", nil, nil, list[registryDTO]{}, 0},
+		{post, "/api/v1/registries", perm(auth.RegistryManage), a.createRegistry, "Register a registry once it answers /v2/ with the credentials; the password is stored encrypted", nil, registryReq{}, registryDTO{}, 201},
+		{get, rg, perm(auth.RegistryRead), a.getRegistry, "A registration (never its password)", nil, nil, registryDTO{}, 0},
+		{patch, rg, perm(auth.RegistryManage), a.updateRegistry, "Change a registration's address, credentials or TLS; the registry is checked again", nil, registryReq{}, registryDTO{}, 0},
+		{del, rg, perm(auth.RegistryManage), a.deleteRegistry, "Forget a registry (its images are untouched)", nil, nil, nil, 204},
+		{get, rg + "/repositories", perm(auth.RegistryRead), a.listRepositories, "The registry's repositories a page at a time; q filters by name; next is the following page's last", []string{"q", "last", "n"}, nil, page[repositoryDTO]{}, 0},
+		{get, rg + "/repositories/+/tags", perm(auth.RegistryRead), a.listTags, "A repository's tags with digest, size, created time and platforms, a page at a time", []string{"last", "n"}, nil, page[tagDTO]{}, 0},
+		{del, rg + "/repositories/+/tags/:tag", perm(auth.RegistryWrite), a.deleteTag, "Delete the manifest a tag points at; every tag on the same digest goes with it and is listed", nil, nil, tagsDeletedDTO{}, 0},
 
 		// Audit.
 		{get, "/api/v1/audit", perm(auth.AuditRead), a.listAudit, "Audit records, newest first", []string{"cluster", "user", "action", "since", "limit"}, nil, list[auditDTO]{}, 0},

@@ -28,6 +28,7 @@ import (
 	"github.com/swarmops/swarmops/internal/lock"
 	locallock "github.com/swarmops/swarmops/internal/lock/local"
 	redislock "github.com/swarmops/swarmops/internal/lock/redis"
+	"github.com/swarmops/swarmops/internal/registry"
 	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/state"
 	"github.com/swarmops/swarmops/internal/store"
@@ -178,7 +179,9 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	auditLog := audit.New(st, cfg.InstanceID)
 	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
-	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box, OperatorBindPaths: cfg.OperatorBindPaths})
+	registries := registry.NewService(st, auditLog, box)
+	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box,
+		OperatorBindPaths: cfg.OperatorBindPaths, RegistryAuth: registries.AuthFor})
 	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
 	if err != nil {
 		pool.Close()
@@ -189,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	stopping, stopStreams := context.WithCancel(context.Background())
 	api := httpapi.New(httpapi.Deps{
 		Stopping: stopping,
-		Auth:     authSvc, Fleet: fleet, Audit: auditLog, Metrics: reg,
+		Auth:     authSvc, Fleet: fleet, Registries: registries, Audit: auditLog, Metrics: reg,
 		Replays: idempotency.New(st, box), StoreKind: st.Kind(),
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {

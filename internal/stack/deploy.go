@@ -37,8 +37,12 @@ const defaultNetworkDriver = "overlay"
 // Options are the flags of `docker stack deploy` a deploy takes.
 type Options struct {
 	Prune        bool
-	ResolveImage string                    // "always" (default, like the CLI), "changed", "never"
-	RegistryAuth func(image string) string // encoded auth for an image, "" for none; may be nil
+	ResolveImage string // "always" (default, like the CLI), "changed", "never"
+	// RegistryAuth answers the encoded registry auth (X-Registry-Auth) to
+	// send with an image, "" for none; nil sends none. It is asked once per
+	// image, before anything is written, so that a lookup that fails
+	// stops the deploy whole; its error is returned as it is.
+	RegistryAuth func(ctx context.Context, image string) (string, error)
 	// CheckService, when set, may refuse a service spec of the stack: it
 	// is called for every service before anything is written, and again
 	// with the final spec right before each service is created or updated.
@@ -82,7 +86,8 @@ func (r *Result) sort() {
 // It differs from the CLI on purpose:
 //   - Everything that can be checked is checked before anything is
 //     written (external networks, secrets and configs, config contents, a
-//     dry run of the service conversion), so a bad file creates nothing.
+//     dry run of the service conversion, the registry credentials of each
+//     image), so a bad file creates nothing.
 //   - A service whose spec would not change is not updated at all, so its
 //     version index does not move and nothing rolls out.
 //   - Services no longer in the file are pruned last, after the new ones
@@ -134,6 +139,7 @@ type deployment struct {
 	stack   []swarm.Service // the stack's services before the deploy
 
 	networkNames map[string]string // network ID -> name, for specEqual
+	auths        map[string]string // image -> Options.RegistryAuth's answer
 }
 
 // progress lists the writes done, by verb, for an error message.
@@ -209,8 +215,31 @@ func (d *deployment) check(ctx context.Context) error {
 		if err := d.checkService(ctx, specs[name]); err != nil {
 			return err
 		}
+		if _, err := d.registryAuth(ctx, specs[name].TaskTemplate.ContainerSpec.Image); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// registryAuth answers Options.RegistryAuth for image, asking once per
+// image of the deploy (check asks for every service's first).
+func (d *deployment) registryAuth(ctx context.Context, image string) (string, error) {
+	if d.o.RegistryAuth == nil {
+		return "", nil
+	}
+	if auth, ok := d.auths[image]; ok {
+		return auth, nil
+	}
+	auth, err := d.o.RegistryAuth(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	if d.auths == nil {
+		d.auths = map[string]string{}
+	}
+	d.auths[image] = auth
+	return auth, nil
 }
 
 // checkService runs Options.CheckService, if any, on spec.
@@ -535,9 +564,9 @@ func (d *deployment) deployServices(ctx context.Context) error {
 	}
 	for _, internal := range slices.Sorted(maps.Keys(specs)) {
 		spec, name := specs[internal], d.l.namespace.Scope(internal)
-		auth := ""
-		if d.o.RegistryAuth != nil {
-			auth = d.o.RegistryAuth(spec.TaskTemplate.ContainerSpec.Image)
+		auth, err := d.registryAuth(ctx, spec.TaskTemplate.ContainerSpec.Image)
+		if err != nil {
+			return err
 		}
 		if svc, ok := existing[name]; ok {
 			err = d.updateService(ctx, svc, spec, auth)

@@ -274,7 +274,7 @@ func TestDeploy_PruneComesLast(t *testing.T) {
 	}
 	f.serviceRemove = func(string) error { return nil }
 	res, err := Deploy(context.Background(), f, l, Options{Prune: true, ResolveImage: ResolveImageNever,
-		RegistryAuth: func(image string) string { return "auth-for-" + imageWithTag(image) }})
+		RegistryAuth: func(_ context.Context, image string) (string, error) { return "auth-for-" + imageWithTag(image), nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,9 +177,14 @@ type Registry struct {
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
 	// PasswordSealed is Password sealed by internal/seal.
-	PasswordSealed     []byte    `json:"password_sealed,omitempty"`
-	InsecureSkipVerify bool      `json:"insecure_skip_verify,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
+	PasswordSealed     []byte `json:"password_sealed,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
+	// CA is a PEM bundle trusted for the registry's TLS certificate in
+	// addition to the system roots.
+	CA        string    `json:"ca,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is the user who registered it.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // Registries holds registry credentials; names are unique.

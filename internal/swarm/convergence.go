@@ -222,6 +222,11 @@ func autoRolledBack(services []swarm.Service) []string {
 	return out
 }
 
+// globalTasksGrace is how long after a global service is created or
+// changed having no task at all counts as "not made yet" rather than as
+// "no node is eligible".
+const globalTasksGrace = 10 * time.Second
+
 // judge reports one service's convergence from its tasks of the current
 // spec.
 func judge(s swarm.Service, tasks []swarm.Task, hostnames map[string]string) ServiceConvergence {
@@ -232,6 +237,11 @@ func judge(s swarm.Service, tasks []swarm.Task, hostnames map[string]string) Ser
 	sc.Desired, sc.Running = taskCounts(s, tasks)
 	sc.Errors = taskErrors(s, tasks, hostnames, time.Time{})
 	sc.State = convergenceState(s, sc.Desired, sc.Running, failing(tasks))
+	if sc.State == stateConverged && s.Spec.Mode.Global != nil && sc.Desired == 0 && time.Since(s.UpdatedAt) < globalTasksGrace {
+		// Just created or changed: its orchestrator has not made the
+		// tasks yet, and 0 of 0 says nothing.
+		sc.State = stateUpdating
+	}
 	if sc.State == stateConverged {
 		sc.Errors = []TaskError{} // history of a spec that now runs
 	}
@@ -397,11 +407,25 @@ func taskErrors(s swarm.Service, tasks []swarm.Task, hostnames map[string]string
 func taskError(t swarm.Task) (string, bool) {
 	switch t.Status.State {
 	case swarm.TaskStateFailed, swarm.TaskStateRejected:
-		return cmp.Or(t.Status.Err, t.Status.Message, string(t.Status.State)), true
+		return explainTaskError(cmp.Or(t.Status.Err, t.Status.Message, string(t.Status.State))), true
 	case swarm.TaskStateRunning, swarm.TaskStateComplete:
 		return "", false
 	}
-	return t.Status.Err, t.Status.Err != ""
+	return explainTaskError(t.Status.Err), t.Status.Err != ""
+}
+
+// noImageHint follows the engine's "No such image" of a task, which is
+// all a node reports when its pull failed (the pull's own error is only in
+// the engine's log).
+const noImageHint = " (the node could not pull the image: it does not exist in the registry, or the registry refused the node; " +
+	"a private registry registered under /api/v1/registries with its credentials has them sent with every deploy)"
+
+// explainTaskError adds what the engine leaves unsaid to a task's error.
+func explainTaskError(msg string) string {
+	if strings.HasPrefix(msg, "No such image:") {
+		return msg + noImageHint
+	}
+	return msg
 }
 
 // convergence reports how far the services ids (IDs or names) have come.

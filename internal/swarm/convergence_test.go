@@ -134,7 +134,7 @@ func TestConvergenceOf_States(t *testing.T) {
 				ctask("c", "s1", "", 1, swarm.TaskStatePending, 2*time.Second, desired(swarm.TaskStateReady)),
 			},
 			want: ServiceConvergence{State: "failed", Desired: 2, Errors: []TaskError{
-				{Task: "web.1", Node: "host-1", Error: "No such image: app:9", At: t0.Add(time.Second)},
+				{Task: "web.1", Node: "host-1", Error: "No such image: app:9" + noImageHint, At: t0.Add(time.Second)},
 			}},
 		},
 		{
@@ -144,7 +144,7 @@ func TestConvergenceOf_States(t *testing.T) {
 			old:     []swarm.Task{ctask("o1", "s1", "n1", 1, swarm.TaskStateRunning, -time.Hour), ctask("o2", "s1", "n2", 2, swarm.TaskStateRunning, -time.Hour)},
 			want: ServiceConvergence{State: "updating", Desired: 2,
 				UpdateStatus: &UpdateStatus{State: "updating", Message: "update in progress", StartedAt: &t0},
-				Errors:       []TaskError{{Task: "web.1", Node: "host-1", Error: "No such image: app:9", At: t0.Add(time.Second)}}},
+				Errors:       []TaskError{{Task: "web.1", Node: "host-1", Error: "No such image: app:9" + noImageHint, At: t0.Add(time.Second)}}},
 		},
 		{
 			name:    "update paused",
@@ -164,7 +164,7 @@ func TestConvergenceOf_States(t *testing.T) {
 			old: []swarm.Task{ctask("a", "s1", "n2", 1, swarm.TaskStateRejected, time.Second, noImage)},
 			want: ServiceConvergence{State: "failed", Desired: 1, Running: 1,
 				UpdateStatus: &UpdateStatus{State: "rollback_completed", Message: "rollback completed", StartedAt: &t0},
-				Errors:       []TaskError{{Task: "web.1", Node: "host-2", Error: "No such image: app:9", At: t0.Add(time.Second)}}},
+				Errors:       []TaskError{{Task: "web.1", Node: "host-2", Error: "No such image: app:9" + noImageHint, At: t0.Add(time.Second)}}},
 		},
 		{
 			name:    "rolling back by failure_action",
@@ -172,7 +172,7 @@ func TestConvergenceOf_States(t *testing.T) {
 			old:     []swarm.Task{ctask("a", "s1", "n2", 1, swarm.TaskStateRejected, time.Second, noImage)},
 			want: ServiceConvergence{State: "updating", Desired: 1,
 				UpdateStatus: &UpdateStatus{State: "rollback_started", Message: "update rolled back due to failure or early termination of task a", StartedAt: &t0},
-				Errors:       []TaskError{{Task: "web.1", Node: "host-2", Error: "No such image: app:9", At: t0.Add(time.Second)}}},
+				Errors:       []TaskError{{Task: "web.1", Node: "host-2", Error: "No such image: app:9" + noImageHint, At: t0.Add(time.Second)}}},
 		},
 		{
 			name:    "a rollback asked for and completed converges",
@@ -258,7 +258,7 @@ func TestConvergenceOf_States(t *testing.T) {
 				ctask("c", "s1", "n3", 2, swarm.TaskStateStarting, 0),
 			},
 			want: ServiceConvergence{State: "updating", Desired: 2, Running: 1, Errors: []TaskError{
-				{Task: "web.1", Node: "host-1", Error: "No such image: app:9", At: t0},
+				{Task: "web.1", Node: "host-1", Error: "No such image: app:9" + noImageHint, At: t0},
 			}},
 		},
 		{
@@ -291,8 +291,27 @@ func TestConvergenceOf_States(t *testing.T) {
 				ctask("d", "s1", "n3", 0, swarm.TaskStateReady, time.Second, desired(swarm.TaskStateReady)),
 			},
 			want: ServiceConvergence{State: "failed", Desired: 2, Running: 1, Errors: []TaskError{
-				{Task: "agent.n3", Node: "host-3", Error: "No such image: app:9", At: t0},
+				{Task: "agent.n3", Node: "host-3", Error: "No such image: app:9" + noImageHint, At: t0},
 			}},
+		},
+		{
+			name: "global, changed long ago, with no task: no node is eligible",
+			service: func() swarm.Service {
+				s := service("s1", "agent")
+				s.Spec.Mode.Global = &swarm.GlobalService{}
+				return s
+			}(),
+			want: ServiceConvergence{State: "converged"},
+		},
+		{
+			name: "global, just created, with no task yet: not converged",
+			service: func() swarm.Service {
+				s := service("s1", "agent")
+				s.Spec.Mode.Global = &swarm.GlobalService{}
+				s.UpdatedAt = time.Now()
+				return s
+			}(),
+			want: ServiceConvergence{State: "updating"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

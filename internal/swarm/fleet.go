@@ -33,6 +33,9 @@ type Fleet struct {
 	box       *seal.Box
 	// bindPaths are the host path prefixes operators may bind (hostaccess.go).
 	bindPaths []string
+	// authFor answers the registry credentials sent with an image
+	// (registry_auth.go); nil sends none.
+	authFor func(ctx context.Context, image string) (string, error)
 }
 
 // Options tune a Fleet.
@@ -49,6 +52,11 @@ type Options struct {
 	// bind-mount (SWARMOPS_OPERATOR_BIND_PATHS); other host access is the
 	// admin's.
 	OperatorBindPaths []string
+	// RegistryAuth answers the encoded X-Registry-Auth of the registered
+	// registry that image is pulled from, "" when none matches. Every
+	// service create and update and every stack deploy sends it to the
+	// engine, as --with-registry-auth does; nil sends none.
+	RegistryAuth func(ctx context.Context, image string) (string, error)
 }
 
 // NewFleet wires the domain.
@@ -60,7 +68,8 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 		opt.Now = time.Now
 	}
 	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
-		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal, bindPaths: opt.OperatorBindPaths}
+		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal, bindPaths: opt.OperatorBindPaths,
+		authFor: opt.RegistryAuth}
 }
 
 // callKind says how a failed call may be retried on another manager.

@@ -257,7 +257,9 @@ func warnings(w []string) []string {
 // CreateService creates a service from the form. The registry is asked for
 // the image's digest only when the form says resolve_image. The form is
 // checked whole before the lock is taken; a spec with host access is
-// refused unless caller may give it (hostaccess.go).
+// refused unless caller may give it (hostaccess.go). The image's registry
+// credentials, if registered, go with it (registry_auth.go), as with
+// every change of a service.
 func (f *Fleet) CreateService(ctx context.Context, cluster string, caller auth.Role, fm form.Service) (out Changed, err error) {
 	name := ""
 	if fm.Name != nil {
@@ -279,7 +281,11 @@ func (f *Fleet) CreateService(ctx context.Context, cluster string, caller auth.R
 			if err := f.checkHostAccess(ctx, api, caller, spec); err != nil {
 				return err
 			}
-			resp, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: flag(fm.ResolveImage)})
+			regAuth, err := f.registryAuth(ctx, specImage(&spec))
+			if err != nil {
+				return err
+			}
+			resp, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: flag(fm.ResolveImage), EncodedRegistryAuth: regAuth})
 			if err != nil {
 				return err
 			}
@@ -346,6 +352,15 @@ func (f *Fleet) changeService(ctx context.Context, cluster, id string, ch servic
 				if err := f.checkHostAccess(ctx, api, *ch.caller, spec); err != nil {
 					return err
 				}
+			}
+			// The credentials of the image the engine will run: after a
+			// rollback, the previous spec's.
+			image := specImage(&spec)
+			if ch.rollback {
+				image = specImage(cur.PreviousSpec)
+			}
+			if opts.EncodedRegistryAuth, err = f.registryAuth(ctx, image); err != nil {
+				return err
 			}
 			resp, err := api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, opts)
 			if err != nil {

@@ -73,7 +73,9 @@ func (d *StackDeploy) check() error {
 // stack's next revision, and, with Wait, reports the convergence of the
 // services it created or updated. A file giving a service host access is
 // refused, before anything is written, unless caller may give it
-// (hostaccess.go).
+// (hostaccess.go). Each service's image goes with its registry's
+// credentials, if registered (registry_auth.go); a lookup that fails
+// stops the deploy before anything is written.
 func (f *Fleet) DeployStack(ctx context.Context, cluster string, caller auth.Role, d StackDeploy) (StackDeployed, error) {
 	return f.deployStack(ctx, cluster, "stack.deploy", caller, d, 0)
 }
@@ -104,7 +106,7 @@ func (f *Fleet) deployStack(ctx context.Context, cluster, action string, caller 
 		err := f.withServiceLocks(ctx, c, d.Name, func(ctx context.Context) error {
 			_, err := f.do(ctx, c, batch, func(ctx context.Context, api Engine) (err error) {
 				out.Result, err = stack.Deploy(ctx, api, loaded, stack.Options{Prune: d.Prune, ResolveImage: d.ResolveImage,
-					CheckService: f.stackHostAccessCheck(api, caller)})
+					CheckService: f.stackHostAccessCheck(api, caller), RegistryAuth: f.registryAuth})
 				return err
 			})
 			return err

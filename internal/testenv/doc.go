@@ -44,10 +44,22 @@
 // # Other servers
 //
 // Redis/NewRedis (redis-server), StartNginx with NginxConf (nginx),
-// StartRegistry/StartRegistryWith (docker-registry, deletes enabled,
-// optional basic auth, optionally on the bridge so engines can push to it)
-// and StartChromium (a chromedp context) are stopped when the test ends.
-// Poll and WaitHTTP wait with a deadline and say what they waited for.
+// StartRegistry/StartRegistryWith and StartChromium (a chromedp context)
+// are stopped when the test ends. Poll and WaitHTTP wait with a deadline
+// and say what they waited for.
+//
+// # Registries
+//
+// StartRegistryWith starts Debian's docker-registry (Distribution 2.8)
+// with deletes enabled (NoDelete: they answer 405), on loopback or, with
+// Bridge, on the bridge so engines can push to it. User and Password are
+// its only credentials: htpasswd basic auth, or with Token `auth: token`
+// against a token service the test process runs on the same host (ES256
+// JWTs with the signing certificate in x5c; TokenRequests counts the
+// tokens issued; TokenTTL is how long the registry accepts one). TLS
+// serves https with a certificate of a fresh CA (Registry.CA). PushRandom
+// and PushRandomIndex push small random images (linux/amd64; an index of
+// linux/amd64 and linux/arm64/v8) under tags without an engine.
 //
 // testenv is imported only by tests. It needs root (namespaces, mounts).
 package testenv

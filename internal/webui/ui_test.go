@@ -254,10 +254,14 @@ func hasSession(resp *http.Response) bool {
 // apiOnly lists the mutating API routes that have no page, each with the
 // reason.
 var apiOnly = map[string]string{
-	"POST /api/v1/clusters/:cluster/stacks":                "stack pages come with the web UI's second part (issue 15), after stacks and registries",
-	"DELETE /api/v1/clusters/:cluster/stacks/:name":        "stack pages come with the web UI's second part (issue 15)",
-	"POST /api/v1/clusters/:cluster/stacks/:name/rollback": "stack pages come with the web UI's second part (issue 15)",
-	"DELETE /api/v1/users/:username/tokens/:name":          "a user's tokens on the users page come with the web UI's second part (issue 15)",
+	"POST /api/v1/clusters/:cluster/stacks":                    "stack pages come with the web UI's second part (issue 15), after stacks and registries",
+	"DELETE /api/v1/clusters/:cluster/stacks/:name":            "stack pages come with the web UI's second part (issue 15)",
+	"POST /api/v1/clusters/:cluster/stacks/:name/rollback":     "stack pages come with the web UI's second part (issue 15)",
+	"DELETE /api/v1/users/:username/tokens/:name":              "a user's tokens on the users page come with the web UI's second part (issue 15)",
+	"POST /api/v1/registries":                                  "the registries pages come with the web UI's second part (issue 15)",
+	"PATCH /api/v1/registries/:name":                           "the registries pages come with the web UI's second part (issue 15)",
+	"DELETE /api/v1/registries/:name":                          "the registries pages come with the web UI's second part (issue 15)",
+	"DELETE /api/v1/registries/:name/repositories/+/tags/:tag": "the registries pages come with the web UI's second part (issue 15)",
 }
 
 // TestPages_CoverTheAPI: every mutating API route has a page that does
