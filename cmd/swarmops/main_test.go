@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,32 +48,15 @@ func env(kv ...string) []string {
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *lockedBuffer
+	logs *testenv.SyncBuffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // serve starts the binary and waits until it answers /healthz.
 func serve(t *testing.T, kv ...string) *proc {
 	t.Helper()
 	port := testenv.FreePort(t)
-	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, "serve")
 	p.cmd.Env = env(append([]string{fmt.Sprintf("SWARMOPS_LISTEN=127.0.0.1:%d", port), "SWARMOPS_SHUTDOWN_DRAIN=0s"}, kv...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs

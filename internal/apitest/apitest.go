@@ -25,7 +25,7 @@ const AdminPassword = "admin-password-for-tests"
 type Instance struct {
 	URL    string
 	Server *server.Server
-	Logs   *bytes.Buffer
+	Logs   *testenv.SyncBuffer
 	stop   context.CancelFunc
 	done   chan error
 }
@@ -85,7 +85,7 @@ func Config(t testing.TB, opts ...Option) config.Config {
 // admin exists.
 func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg, logs, opts...)
 	if err != nil {
@@ -97,7 +97,7 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 		cancel()
 		t.Fatalf("apitest: listen: %v", err)
 	}
-	in := &Instance{URL: "http://" + ln.Addr().String(), Server: s, Logs: &logs.Buffer, stop: cancel, done: make(chan error, 1)}
+	in := &Instance{URL: "http://" + ln.Addr().String(), Server: s, Logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { in.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(in.Stop)
 	testenv.Poll(t, 10*time.Second, "the first admin can log in", func() error {

@@ -53,27 +53,9 @@ type authEnv struct {
 	audit   *audit.Log
 	cluster string
 	enc     string // the registry's encoded X-Registry-Auth
-	logs    lockedBuffer
+	logs    testenv.SyncBuffer
 	log     zerolog.Logger
 	u       string // unique part of the test's names
-}
-
-// lockedBuffer is a log sink that parallel subtests share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // lookups is a RegistryAuth func that records the images it was asked for.
