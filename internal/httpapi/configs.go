@@ -34,7 +34,7 @@ func (a *API) listConfigs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(list))
+	return c.JSON(listAt(c, list))
 }
 
 func (a *API) getConfig(c *fiber.Ctx) error {

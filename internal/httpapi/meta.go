@@ -28,6 +28,27 @@ type versionDTO struct {
 type list[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`
+	// Stale is set when the items come from this instance's snapshot
+	// because the swarm has no leader.
+	Stale *staleDTO `json:"stale,omitempty"`
+}
+
+// staleDTO says since when, and why, a list is a snapshot.
+type staleDTO struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"` // electing or no_quorum
+}
+
+// listAt is listOf marked stale when the request's reads were answered
+// from snapshots (see freshness).
+func listAt[T any](c *fiber.Ctx, items []T) list[T] {
+	l := listOf(items)
+	if fr, ok := c.Locals(freshnessLocal).(*swarm.Freshness); ok {
+		if since, reason, stale := fr.Stale(); stale {
+			l.Stale = &staleDTO{Since: since, Reason: reason}
+		}
+	}
+	return l
 }
 
 func listOf[T any](items []T) list[T] {

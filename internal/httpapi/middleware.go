@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rs/zerolog"
@@ -12,6 +14,7 @@ import (
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
 	"github.com/swarmops/swarmops/internal/idempotency"
+	"github.com/swarmops/swarmops/internal/swarm"
 )
 
 // HeaderIdempotencyKey makes a mutating request safe to retry.
@@ -21,11 +24,33 @@ var errDraining = errs.Unavailable(nil, "this instance is shutting down")
 
 // clusterParam records the route's cluster for the access log.
 func clusterParam(c *fiber.Ctx) error {
-	if name := c.Params("cluster"); name != "" {
-		httpx.SetCluster(c, name)
+	name := c.Params("cluster")
+	if name == "" {
+		return c.Next()
 	}
-	return c.Next()
+	httpx.SetCluster(c, name)
+	return freshness(c)
 }
+
+// freshnessLocal holds the request's *swarm.Freshness.
+const freshnessLocal = "swarmops.freshness"
+
+// freshness lets a cluster route's reads say whether they were answered
+// from snapshots while the swarm has no leader; if so, the answer carries
+// X-SwarmOps-Stale with the snapshot's age in seconds.
+func freshness(c *fiber.Ctx) error {
+	ctx, fr := swarm.WithFreshness(c.UserContext())
+	c.SetUserContext(ctx)
+	c.Locals(freshnessLocal, fr)
+	err := c.Next()
+	if since, _, stale := fr.Stale(); stale {
+		c.Set(StaleHeader, strconv.Itoa(int(time.Since(since).Seconds())))
+	}
+	return err
+}
+
+// StaleHeader marks an answer made from a snapshot.
+const StaleHeader = "X-SwarmOps-Stale"
 
 // noReplay lists routes whose answers carry a secret (an API token's text,
 // join tokens): their answers must not be stored, so they take no

@@ -35,7 +35,7 @@ func (a *API) listNetworks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(nets))
+	return c.JSON(listAt(c, nets))
 }
 
 func (a *API) getNetwork(c *fiber.Ctx) error {

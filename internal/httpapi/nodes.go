@@ -54,7 +54,7 @@ func (a *API) listNodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(nodes))
+	return c.JSON(listAt(c, nodes))
 }
 
 func (a *API) getNode(c *fiber.Ctx) error {

@@ -34,7 +34,7 @@ func (a *API) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(list))
+	return c.JSON(listAt(c, list))
 }
 
 func (a *API) getSecret(c *fiber.Ctx) error {

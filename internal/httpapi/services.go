@@ -86,7 +86,7 @@ func (a *API) listServices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(list))
+	return c.JSON(listAt(c, list))
 }
 
 func (a *API) createService(c *fiber.Ctx) error {

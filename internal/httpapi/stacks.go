@@ -55,7 +55,7 @@ func (a *API) listStacks(c *fiber.Ctx) error {
 		out[i].Name, out[i].Services = s.Name, s.Services
 		out[i].Tasks.Desired, out[i].Tasks.Running = s.Desired, s.Running
 	}
-	return c.JSON(listOf(out))
+	return c.JSON(listAt(c, out))
 }
 
 func (a *API) deployStack(c *fiber.Ctx) error {
@@ -97,7 +97,7 @@ func (a *API) stackRevisions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(list))
+	return c.JSON(listAt(c, list))
 }
 
 // revisionParam reads a revision number from the path or the query.

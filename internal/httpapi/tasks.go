@@ -15,7 +15,7 @@ func (a *API) listTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(tasks))
+	return c.JSON(listAt(c, tasks))
 }
 
 // serviceTasks is /tasks?service={id}: the same list, for one service.
@@ -26,5 +26,5 @@ func (a *API) serviceTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(tasks))
+	return c.JSON(listAt(c, tasks))
 }

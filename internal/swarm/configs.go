@@ -57,11 +57,10 @@ func (f *Fleet) ListConfigs(ctx context.Context, cluster string, flt Filter) ([]
 	if err != nil {
 		return nil, err
 	}
-	var list []swarm.Config
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		list, err = api.ConfigList(ctx, swarm.ConfigListOptions{})
-		return err
-	}); err != nil {
+	list, err := readSnapshot(ctx, f, c, "configs", func(ctx context.Context, api Engine) ([]swarm.Config, error) {
+		return api.ConfigList(ctx, swarm.ConfigListOptions{})
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]ConfigSummary, 0, len(list))
@@ -90,10 +89,8 @@ func (f *Fleet) GetConfig(ctx context.Context, cluster, id string) (ConfigDetail
 	if err != nil {
 		return ConfigDetail{}, err
 	}
-	var cf swarm.Config
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		cf, err = inspectConfig(ctx, api, cluster, id)
-		return err
+	cf, err := readSnapshot(ctx, f, c, "config/"+id, func(ctx context.Context, api Engine) (swarm.Config, error) {
+		return inspectConfig(ctx, api, cluster, id)
 	})
 	return configDetail(cf), err
 }

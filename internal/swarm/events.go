@@ -374,3 +374,14 @@ func (f *Fleet) watchTasks(ctx context.Context, c store.Cluster, emit func(Event
 		}
 	}
 }
+
+// publishCluster hands ev to the cluster's feed, if one runs on this
+// instance.
+func (f *Fleet) publishCluster(cluster string, ev Event) {
+	f.feeds.mu.Lock()
+	fd := f.feeds.by[cluster]
+	f.feeds.mu.Unlock()
+	if fd != nil {
+		f.publish(fd, ev)
+	}
+}

@@ -33,6 +33,12 @@ type Fleet struct {
 	box       *seal.Box
 	// bindPaths are the host path prefixes operators may bind (hostaccess.go).
 	bindPaths []string
+	// elections are the clusters without a leader, snaps the last read
+	// answers served meanwhile, probes the quick leader probes shared by
+	// concurrent reads (election.go, snapshot.go).
+	elections elections
+	snaps     *snapshots
+	probes    probes
 	// authFor answers the registry credentials sent with an image
 	// (registry_auth.go); nil sends none.
 	authFor func(ctx context.Context, image string) (string, error)
@@ -69,7 +75,7 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 	}
 	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
 		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal, bindPaths: opt.OperatorBindPaths,
-		authFor: opt.RegistryAuth}
+		authFor: opt.RegistryAuth, elections: elections{by: map[string]*election{}}, snaps: newSnapshots(), probes: probes{by: map[string]*probeCall{}}}
 }
 
 // callKind says how a failed call may be retried on another manager.
@@ -99,6 +105,9 @@ type Engine = client.APIClient
 // do runs fn against the cluster's managers, the one that answered last
 // first, until one answers. It reports the endpoint that answered.
 func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(ctx context.Context, api Engine) error) (string, error) {
+	if e, ok := f.ElectionOf(c.Name); ok {
+		return "", electionError(c.Name, e, nothingSent(kind))
+	}
 	var failures []string
 	for _, ep := range f.pool.order(c) {
 		if ctx.Err() != nil {
@@ -121,6 +130,18 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 				return ep, maybeApplied(ctx.Err(), "the request ended while the engine at %s was making the change; it may have been made", ep)
 			}
 			return "", ctx.Err()
+		}
+		if isNoLeader(err) {
+			// The manager answers, the swarm does not: no other manager
+			// would either, unless the leader is back already.
+			if p := f.quickProbe(ctx, c); p.leaderless() {
+				e := f.beginElection(ctx, c, p)
+				if kind.writes() && !leaderRefused(err) {
+					return ep, maybeApplied(err, "manager %s of cluster %q lost its leader during the change; "+
+						"it may or may not have been applied: check its state once the swarm has a leader again", ep, c.Name)
+				}
+				return ep, electionError(c.Name, e, nothingSent(kind))
+			}
 		}
 		failure := classify(err, timedOut, kind)
 		if failure != answered {

@@ -18,6 +18,8 @@ const (
 	Healthy     = "healthy"     // every manager reachable and ready, every node ready
 	Degraded    = "degraded"    // the swarm answers, but something is down
 	Unreachable = "unreachable" // no endpoint answered
+	// Electing and NoQuorum (election.go): managers answer, the swarm has
+	// no leader.
 )
 
 // Health is a cluster's state as seen now.
@@ -37,6 +39,9 @@ type Health struct {
 	Endpoints    []EndpointHealth `json:"endpoints"`
 	// Problems says in words what keeps the cluster from being healthy.
 	Problems []string `json:"problems"`
+	// Election is set while the swarm has no leader (status electing or
+	// no_quorum): since when, and how many managers answer.
+	Election *Election `json:"election,omitempty"`
 }
 
 // EndpointHealth is one stored endpoint's answer to a ping.
@@ -116,12 +121,16 @@ func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 		h.Status = Unreachable
 		return h
 	}
-	var nodes []swarm.Node
-	used, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
-		return err
+	nodes, used, err := readSnapshotAt(ctx, f, c, "health/nodes", func(ctx context.Context, api Engine) ([]swarm.Node, error) {
+		return api.NodeList(ctx, swarm.NodeListOptions{})
 	})
 	h.EndpointUsed = used
+	if e, ok := f.ElectionOf(c.Name); ok {
+		h.Status, h.Election = e.Status, &e
+		h.Managers.Reachable, h.Managers.Total = e.Managers.Reachable, e.Managers.Total
+		h.Problems = append(h.Problems, electionProblem(e))
+		return h
+	}
 	if err != nil {
 		// An engine answered its ping but not with a node list (no
 		// leader, ...): the swarm is there, and not well.
@@ -181,4 +190,13 @@ func publicMessage(err error) string {
 		return pe.Message
 	}
 	return err.Error()
+}
+
+// electionProblem says an election in words, for health's problems.
+func electionProblem(e Election) string {
+	if e.Status == NoQuorum {
+		return fmt.Sprintf("the swarm has lost its quorum: %d of %d managers answer, for %.0fs; it cannot elect a leader until more are back",
+			e.Managers.Reachable, e.Managers.Total, e.Seconds)
+	}
+	return fmt.Sprintf("the swarm has no leader and is electing one (for %.0fs; %d of %d managers answer)", e.Seconds, e.Managers.Reachable, e.Managers.Total)
 }

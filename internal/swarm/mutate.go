@@ -73,7 +73,14 @@ type mutation struct {
 // resolve, then the lock, then m.locked or prepare, write and reread.
 func (f *Fleet) mutate(ctx context.Context, m mutation) (err error) {
 	o := ref{Name: m.target}
-	defer func() { f.audit.Record(ctx, "", m.action, m.cluster, o.Name, err) }()
+	defer func() {
+		f.audit.Record(ctx, "", m.action, m.cluster, o.Name, err)
+		if err == nil {
+			// Snapshots older than a change this instance made must not
+			// be served as the swarm's state.
+			f.snaps.forget(m.cluster)
+		}
+	}()
 	if m.check != nil {
 		if err := m.check(); err != nil {
 			return err
@@ -93,14 +100,20 @@ func (f *Fleet) mutate(ctx context.Context, m mutation) (err error) {
 	if err != nil {
 		return err
 	}
+	if e, ok := f.ElectionOf(c.Name); ok {
+		return electionError(c.Name, e, nothingSent(write))
+	}
 	if m.resolve != nil {
-		if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+		if err := f.hedgedRead(ctx, c, func(ctx context.Context, api Engine) error {
 			found, err := m.resolve(ctx, api)
 			if found.ID != "" {
 				o = found
 			}
 			return err
 		}); err != nil {
+			if e, ok := f.ElectionOf(c.Name); ok {
+				return electionError(c.Name, e, nothingSent(write))
+			}
 			return err
 		}
 	}
@@ -130,7 +143,10 @@ func (f *Fleet) underLock(ctx context.Context, c store.Cluster, m mutation, o *r
 		return func(ctx context.Context, api Engine) error { return s(ctx, api, o) }
 	}
 	if m.prepare != nil {
-		if _, err := f.do(ctx, c, read, bind(m.prepare)); err != nil {
+		if err := f.hedgedRead(ctx, c, bind(m.prepare)); err != nil {
+			if e, ok := f.ElectionOf(c.Name); ok {
+				return electionError(c.Name, e, nothingSent(write))
+			}
 			return err
 		}
 	}

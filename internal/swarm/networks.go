@@ -68,11 +68,10 @@ func (f *Fleet) ListNetworks(ctx context.Context, cluster string, flt Filter) ([
 	if err != nil {
 		return nil, err
 	}
-	var list []network.Summary
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		list, err = api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
-		return err
-	}); err != nil {
+	list, err := readSnapshot(ctx, f, c, "networks", func(ctx context.Context, api Engine) ([]network.Summary, error) {
+		return api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]NetworkSummary, 0, len(list))
@@ -101,10 +100,8 @@ func (f *Fleet) GetNetwork(ctx context.Context, cluster, id string) (NetworkDeta
 	if err != nil {
 		return NetworkDetail{}, err
 	}
-	var n network.Inspect
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		n, err = inspectNetwork(ctx, api, cluster, id)
-		return err
+	n, err := readSnapshot(ctx, f, c, "network/"+id, func(ctx context.Context, api Engine) (network.Inspect, error) {
+		return inspectNetwork(ctx, api, cluster, id)
 	})
 	return NetworkDetail{Summary: summarizeNetwork(n), Network: n}, err
 }

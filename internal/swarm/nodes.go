@@ -3,6 +3,7 @@ package swarm
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"net"
 	"slices"
@@ -149,12 +150,9 @@ func (f *Fleet) ListNodes(ctx context.Context, cluster string, flt Filter) ([]No
 	if err != nil {
 		return nil, err
 	}
-	var out []NodeSummary
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		out, err = listNodes(ctx, api, flt)
-		return err
+	return readSnapshot(ctx, f, c, "nodes?"+fmt.Sprint(flt), func(ctx context.Context, api Engine) ([]NodeSummary, error) {
+		return listNodes(ctx, api, flt)
 	})
-	return out, err
 }
 
 // GetNode answers one node by ID, ID prefix or hostname.
@@ -163,10 +161,7 @@ func (f *Fleet) GetNode(ctx context.Context, cluster, id string) (NodeDetail, er
 	if err != nil {
 		return NodeDetail{}, err
 	}
-	var d NodeDetail
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		d, err = nodeSummary(ctx, api, cluster, id)
-		return err
+	return readSnapshot(ctx, f, c, "node/"+id, func(ctx context.Context, api Engine) (NodeDetail, error) {
+		return nodeSummary(ctx, api, cluster, id)
 	})
-	return d, err
 }

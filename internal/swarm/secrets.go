@@ -54,11 +54,10 @@ func (f *Fleet) ListSecrets(ctx context.Context, cluster string, flt Filter) ([]
 	if err != nil {
 		return nil, err
 	}
-	var list []swarm.Secret
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		list, err = api.SecretList(ctx, swarm.SecretListOptions{})
-		return err
-	}); err != nil {
+	list, err := readSnapshot(ctx, f, c, "secrets", func(ctx context.Context, api Engine) ([]swarm.Secret, error) {
+		return api.SecretList(ctx, swarm.SecretListOptions{})
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]SecretSummary, 0, len(list))
@@ -87,10 +86,8 @@ func (f *Fleet) GetSecret(ctx context.Context, cluster, id string) (SecretDetail
 	if err != nil {
 		return SecretDetail{}, err
 	}
-	var s swarm.Secret
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		s, err = inspectSecret(ctx, api, cluster, id)
-		return err
+	s, err := readSnapshot(ctx, f, c, "secret/"+id, func(ctx context.Context, api Engine) (swarm.Secret, error) {
+		return inspectSecret(ctx, api, cluster, id)
 	})
 	return SecretDetail{Summary: summarizeSecret(s), Secret: s}, err
 }

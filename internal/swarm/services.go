@@ -121,11 +121,10 @@ func (f *Fleet) ListServices(ctx context.Context, cluster string, sf ServiceFilt
 	if sf.Stack != "" {
 		opts.Filters = filters.NewArgs(filters.Arg("label", StackLabel+"="+sf.Stack))
 	}
-	var list []swarm.Service
-	if _, err := f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		list, err = api.ServiceList(ctx, opts)
-		return err
-	}); err != nil {
+	list, err := readSnapshot(ctx, f, c, "services?stack="+sf.Stack, func(ctx context.Context, api Engine) ([]swarm.Service, error) {
+		return api.ServiceList(ctx, opts)
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]ServiceSummary, 0, len(list))
@@ -161,16 +160,15 @@ func (f *Fleet) GetService(ctx context.Context, cluster, id string) (ServiceDeta
 	if err != nil {
 		return ServiceDetail{}, err
 	}
-	var d ServiceDetail
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
+	return readSnapshot(ctx, f, c, "service/"+id, func(ctx context.Context, api Engine) (d ServiceDetail, err error) {
 		s, err := inspectService(ctx, api, cluster, id)
 		if err != nil {
-			return err
+			return d, err
 		}
 		// Task counts as the list shows them: one filtered list call.
 		list, err := api.ServiceList(ctx, swarm.ServiceListOptions{Status: true, Filters: filters.NewArgs(filters.Arg("id", s.ID))})
 		if err != nil {
-			return err
+			return d, err
 		}
 		for _, l := range list {
 			if l.ID == s.ID {
@@ -179,16 +177,14 @@ func (f *Fleet) GetService(ctx context.Context, cluster, id string) (ServiceDeta
 		}
 		names, err := networkNames(ctx, api)
 		if err != nil {
-			return err
+			return d, err
 		}
 		conv, err := convergenceOfServices(ctx, api, []swarm.Service{s})
 		if err != nil {
-			return err
+			return d, err
 		}
-		d = ServiceDetail{Summary: summarize(s), Form: form.FromSpec(s.Spec, names), Service: s, Convergence: conv}
-		return nil
+		return ServiceDetail{Summary: summarize(s), Form: form.FromSpec(s.Spec, names), Service: s, Convergence: conv}, nil
 	})
-	return d, err
 }
 
 // networkNames maps network IDs to names for FromSpec.

@@ -47,10 +47,9 @@ func (f *Fleet) GetStack(ctx context.Context, cluster, name string) (StackDetail
 	if err != nil {
 		return StackDetail{}, err
 	}
-	var d StackDetail
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) error {
-		d = StackDetail{Name: name}
-		return readStack(ctx, api, cluster, &d)
+	d, err := readSnapshot(ctx, f, c, "stack/"+name, func(ctx context.Context, api Engine) (StackDetail, error) {
+		d := StackDetail{Name: name}
+		return d, readStack(ctx, api, cluster, &d)
 	})
 	if err != nil {
 		return StackDetail{}, err

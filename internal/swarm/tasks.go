@@ -3,6 +3,7 @@ package swarm
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -85,12 +86,9 @@ func (f *Fleet) ListTasks(ctx context.Context, cluster string, tf TaskFilter) ([
 	if err != nil {
 		return nil, err
 	}
-	var out []Task
-	_, err = f.do(ctx, c, read, func(ctx context.Context, api Engine) (err error) {
-		out, err = listTasks(ctx, api, cluster, tf)
-		return err
+	return readSnapshot(ctx, f, c, "tasks?"+fmt.Sprint(tf), func(ctx context.Context, api Engine) ([]Task, error) {
+		return listTasks(ctx, api, cluster, tf)
 	})
-	return out, err
 }
 
 func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilter) ([]Task, error) {

@@ -120,6 +120,27 @@ type Base struct {
 	// selected is the selected cluster's registration, read with the
 	// switcher's list: pages about the registration need no second read.
 	selected swarm.ClusterView
+	// fresh says whether the page's reads of the cluster came from
+	// snapshots (the swarm has no leader).
+	fresh *swarm.Freshness
+}
+
+// StaleNote says, when the page shows a snapshot because the swarm has
+// no leader, since when and why; "" otherwise.
+func (b Base) StaleNote() string {
+	if b.fresh == nil {
+		return ""
+	}
+	since, reason, stale := b.fresh.Stale()
+	if !stale {
+		return ""
+	}
+	why := "is electing a new leader"
+	if reason == swarm.NoQuorum {
+		why = "has lost its quorum and cannot elect a leader"
+	}
+	return fmt.Sprintf("The swarm %s: this page shows what it looked like at %s UTC (%s ago). Changes are refused until it has a leader again.",
+		why, since.UTC().Format("15:04:05"), time.Since(since).Round(time.Second))
 }
 
 // Can reports whether the user's role holds the permission named perm
@@ -163,6 +184,9 @@ func (u *UI) base(c *fiber.Ctx, title, nav, cluster string) (Base, error) {
 			return Base{}, errs.NotFound("cluster %q is not registered", cluster)
 		}
 		b.Live = "/api/v1/clusters/" + url.PathEscape(cluster) + "/events"
+		ctx, fr := swarm.WithFreshness(c.UserContext())
+		c.SetUserContext(ctx)
+		b.fresh = fr
 	}
 	if c.Get("X-SwarmOps-Live") == "" { // a live refresh must not eat the flash
 		b.Flash = takeFlash(c)
