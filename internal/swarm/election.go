@@ -186,6 +186,7 @@ func (f *Fleet) probeLeader(ctx context.Context, c store.Cluster, leaderCall tim
 func (f *Fleet) beginElection(ctx context.Context, c store.Cluster, p leaderProbe) Election {
 	f.elections.mu.Lock()
 	e := f.elections.by[c.Name]
+	news := e == nil || e.status != p.status()
 	if e == nil {
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		e = &election{since: f.now(), cancel: cancel}
@@ -194,6 +195,10 @@ func (f *Fleet) beginElection(ctx context.Context, c store.Cluster, p leaderProb
 	}
 	e.status, e.reachable, e.total = p.status(), p.reachable, p.total
 	f.elections.mu.Unlock()
+	if !news { // another call of this instance found it first
+		out, _ := f.ElectionOf(c.Name)
+		return out
+	}
 	zerolog.Ctx(ctx).Warn().Str("cluster", c.Name).Str("status", p.status()).Int("managers_reachable", p.reachable).
 		Int("managers", p.total).Str("said", p.said).Msg("the swarm has no leader; reads answer from snapshots, writes are refused until it has")
 	f.publishCluster(c.Name, Event{Type: "swarm", Action: p.status(), Time: f.now().UTC(), Attributes: map[string]string{
