@@ -115,11 +115,6 @@ func (a *API) listTags(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	for i := range p.Tags {
-		if p.Tags[i].Platforms == nil {
-			p.Tags[i].Platforms = []registry.Platform{}
-		}
-	}
 	return c.JSON(pageOf(p.Tags, p.Next))
 }
 
