@@ -1,5 +1,5 @@
 // Command swarmops serves the SwarmOps API and web UI, and manages its
-// users offline (swarmops user add|passwd|list).
+// users offline (swarmops user add|passwd|token|list).
 package main
 
 import (

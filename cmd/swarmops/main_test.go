@@ -190,6 +190,29 @@ func TestConfigErrors_ExitTwoWithOneLineEach(t *testing.T) {
 	}
 }
 
+// Single sign-on settings that cannot work stop the start, one line each.
+func TestConfigErrors_SSO(t *testing.T) {
+	for _, tc := range []struct {
+		env   []string
+		names string
+	}{
+		{[]string{"SWARMOPS_OIDC_ISSUER=https://idp.example.com", "SWARMOPS_PUBLIC_URL=https://so.example.com", "SWARMOPS_OIDC_CLIENT_ID=so", "SWARMOPS_OIDC_ROLE_MAP=ops=root"}, "SWARMOPS_OIDC_ROLE_MAP"},
+		{[]string{"SWARMOPS_OIDC_ISSUER=idp.example.com", "SWARMOPS_PUBLIC_URL=https://so.example.com", "SWARMOPS_OIDC_CLIENT_ID=so", "SWARMOPS_OIDC_ROLE_MAP=ops=operator"}, "SWARMOPS_OIDC_ISSUER"},
+		{[]string{"SWARMOPS_OIDC_ISSUER=https://idp.example.com", "SWARMOPS_PUBLIC_URL=https://so.example.com", "SWARMOPS_OIDC_ROLE_MAP=ops=operator", "SWARMOPS_OIDC_CLIENT_SECRET=hunter2-secret"}, "SWARMOPS_OIDC_CLIENT_ID"},
+	} {
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = env(tc.env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || len(lines) != 1 || !strings.Contains(lines[0], tc.names) || strings.Contains(stderr.String(), "hunter2") {
+			t.Errorf("%v: exit %v, stderr:\n%s\nwant exit code 2 and one line naming %s", tc.env, err, stderr.String(), tc.names)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	out, err := exec.Command(binary, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "swarmops ") {
@@ -223,8 +246,26 @@ func TestUserCommands_RecoverAdmin(t *testing.T) {
 	if out, err := run("second-password\n", "passwd", "alice"); err != nil {
 		t.Fatalf("user passwd: %v %s", err, out)
 	}
+	// The break-glass token: printed alone on stdout, valid for the API.
+	cmd := exec.Command(binary, "user", "token", "alice", "breakglass", "30m")
+	cmd.Env = env("SWARMOPS_DATA_DIR=" + dir)
+	tokOut, err := cmd.Output()
+	token := strings.TrimSpace(string(tokOut))
+	if err != nil || !strings.HasPrefix(token, "sot_") || strings.Contains(token, "\n") {
+		t.Fatalf("user token: %v %q", err, tokOut)
+	}
 	p := serve(t, "SWARMOPS_DATA_DIR="+dir, "SWARMOPS_AUTOREGISTER=false")
 	login(t, p.url, "alice", "second-password")
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/api/v1/auth/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /auth/me with the CLI's token: %s, want 200", resp.Status)
+	}
 	// While the server holds the file, the CLI says why it cannot.
 	if out, err := run("", "list"); err == nil || !strings.Contains(out, "in use by another SwarmOps process") {
 		t.Fatalf("user list while serving: %v %s", err, out)

@@ -24,6 +24,9 @@ commands:
                              the password is read from standard input
   user passwd NAME           set a user's password, read from standard input;
                              ends the user's sessions
+  user token NAME TOKEN-NAME [EXPIRES-IN]
+                             print a new API token of the user (default 1h):
+                             the way in when no one can sign in
   state export [--audit] [--output FILE]
                              write the store's state (clusters, users, tokens,
                              registries, stack history; audit with --audit) as

@@ -19,7 +19,7 @@ import (
 // recovering a lost admin password.
 func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user needs add, passwd or list", errUsage)
+		return fmt.Errorf("%w: user needs add, passwd, token or list", errUsage)
 	}
 	verb := args[0]
 	cfg, rest, err := config.Load(args[1:], env, stderr)
@@ -43,9 +43,13 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tROLE\tCREATED")
+		fmt.Fprintln(tw, "USERNAME\tROLE\tSOURCE\tCREATED")
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Username, u.Role, u.CreatedAt.Format("2006-01-02 15:04"))
+			src := u.Source
+			if u.Disabled {
+				src += " (refused by SSO)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.Role, src, u.CreatedAt.Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
 	case "add":
@@ -79,8 +83,25 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		}
 		fmt.Fprintf(stdout, "password of %s changed; their sessions ended\n", rest[0])
 		return nil
+	case "token":
+		// The way in when no one can sign in (password sign-in off, the
+		// identity provider down): an API token of any user.
+		if len(rest) < 2 || len(rest) > 3 {
+			return fmt.Errorf("%w: user token NAME TOKEN-NAME [EXPIRES-IN, e.g. 1h]", errUsage)
+		}
+		expires := "1h"
+		if len(rest) == 3 {
+			expires = rest[2]
+		}
+		text, t, err := svc.CreateToken(ctx, rest[0], rest[1], expires)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "API token %q of %s, expiring %s; it is shown once:\n", t.Name, rest[0], t.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintln(stdout, text)
+		return nil
 	}
-	return fmt.Errorf("%w: user %q: expected add, passwd or list", errUsage, verb)
+	return fmt.Errorf("%w: user %q: expected add, passwd, token or list", errUsage, verb)
 }
 
 func readPassword(r io.Reader) (string, error) {

@@ -92,7 +92,9 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 		cancel()
 		t.Fatalf("apitest: new server: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// cfg.Listen is 127.0.0.1:0 unless a test chose a port (one it must
+	// know beforehand, as an OIDC redirect URL).
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		cancel()
 		t.Fatalf("apitest: listen: %v", err)
@@ -101,6 +103,10 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 	go func() { in.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(in.Stop)
 	testenv.Poll(t, 10*time.Second, "the first admin can log in", func() error {
+		if !cfg.LocalLogin {
+			// No password sign-in: the admin exists once the store is ready.
+			return waitReady(in.URL)
+		}
 		_, err := in.tryLogin("admin", AdminPassword)
 		return err
 	})
@@ -289,4 +295,16 @@ func ParseError(t testing.TB, body string) ErrorBody {
 func (c *Client) For(t testing.TB) *Client {
 	c.t = t
 	return c
+}
+
+func waitReady(base string) error {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /readyz: %s", resp.Status)
+	}
+	return nil
 }

@@ -27,6 +27,9 @@ type Principal struct {
 	Session   string
 	CSRFToken string
 	Token     string // the API token's name, when authenticated by one
+	// Method is how the caller signed in: "" (password or API token),
+	// MethodOIDC or MethodHeader.
+	Method string
 }
 
 // Options tune a Service.
@@ -46,6 +49,9 @@ type Options struct {
 	MaxHashing  int
 	MaxHashWait time.Duration
 	Now         func() time.Time
+	// PasswordOff refuses password sign-in (SWARMOPS_LOCAL_LOGIN=false):
+	// users sign in through SSO; API tokens and the CLI still work.
+	PasswordOff bool
 }
 
 // Service is the auth domain.
@@ -57,6 +63,8 @@ type Service struct {
 	// hashing bounds concurrent password checks; hashes counts them.
 	hashing *slots
 	hashes  atomic.Uint64
+	// header remembers auth-proxy users this instance let in lately.
+	header headerSeen
 }
 
 // Store is what Service needs of the store.
@@ -131,6 +139,9 @@ func (s *Service) hash(password string) ([]byte, error) {
 // all pass the limit; a success takes its count back. The password check
 // itself waits for one of a bounded number of slots per instance.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (cookie string, p Principal, err error) {
+	if s.opt.PasswordOff {
+		return "", Principal{}, errs.Forbidden("password sign-in is off here (SWARMOPS_LOCAL_LOGIN=false): sign in with single sign-on, or use an API token")
+	}
 	// A name no account can have is refused before it costs a store write
 	// (throttle counters, audit records), so junk cannot flood the log.
 	if validUsername(username) != nil || len(password) > 1024 {
@@ -227,7 +238,9 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return store.User{}, false, fmt.Errorf("login: %w", err)
 	}
-	known := err == nil
+	// Users of single sign-on have no password here; they are compared
+	// with the dummy hash like unknown names, so timing tells nothing.
+	known := err == nil && u.Source == "" && !u.Disabled
 	hash := s.dummy
 	if known {
 		hash = u.PasswordHash
@@ -270,6 +283,10 @@ func (s *Service) SessionPrincipal(ctx context.Context, cookie string) (Principa
 	if err != nil {
 		return Principal{}, fmt.Errorf("read session user: %w", err)
 	}
+	if u.Disabled {
+		_ = s.store.DeleteSession(ctx, id)
+		return Principal{}, errs.Unauthorized("session ended: single sign-on refused %s at a later login", u.Username)
+	}
 	if sess.CredentialEpoch != u.CredentialEpoch {
 		// Made before a password change or revocation (or for a removed
 		// user of the same name): end it.
@@ -282,12 +299,19 @@ func (s *Service) SessionPrincipal(ctx context.Context, cookie string) (Principa
 			return Principal{}, fmt.Errorf("touch session: %w", err)
 		}
 	}
-	return Principal{Username: u.Username, Role: Role(u.Role), Session: id, CSRFToken: sess.CSRFToken}, nil
+	return Principal{Username: u.Username, Role: Role(u.Role), Session: id, CSRFToken: sess.CSRFToken, Method: sess.Method}, nil
 }
 
 // Logout ends the session on every instance.
 func (s *Service) Logout(ctx context.Context, p Principal) (err error) {
-	defer func() { s.audit.Record(ctx, p.Username, "auth.logout", "", p.Username, err) }()
+	action := "auth.logout"
+	if p.Method != "" {
+		action += "." + p.Method
+	}
+	defer func() { s.audit.Record(ctx, p.Username, action, "", p.Username, err) }()
+	if p.Method == MethodHeader {
+		return errs.Invalid("session", "you are signed in by the auth proxy in front of SwarmOps: sign out there")
+	}
 	if p.Session == "" {
 		return errs.Invalid("session", "logout ends browser sessions; revoke an API token with DELETE /api/v1/tokens/{name}")
 	}
@@ -322,6 +346,9 @@ func (s *Service) TokenPrincipal(ctx context.Context, text string) (Principal, e
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("read token user: %w", err)
+	}
+	if u.Disabled {
+		return Principal{}, errs.Unauthorized("API token %q: single sign-on refused its user %s at their last login", t.Name, u.Username)
 	}
 	if now := s.opt.Now(); now.Sub(t.LastUsedAt) >= store.TokenUseResolution {
 		// Best effort: a failed note of use must not refuse the request.

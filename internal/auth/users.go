@@ -21,10 +21,19 @@ type User struct {
 	// Tokens is the number of the user's unexpired API tokens (ListUsers
 	// only).
 	Tokens int
+	// Source is where the user signs in: "local", MethodOIDC or
+	// MethodHeader.
+	Source string
+	// Disabled is set while single sign-on refuses the user.
+	Disabled bool
 }
 
 func userView(u store.User) User {
-	return User{Username: u.Username, Role: Role(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	src := u.Source
+	if src == "" {
+		src = "local"
+	}
+	return User{Username: u.Username, Role: Role(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Source: src, Disabled: u.Disabled}
 }
 
 // DefaultRole is the role of a user created without one: the least, so a
@@ -117,6 +126,9 @@ func (s *Service) UpdateUser(ctx context.Context, username string, ch UserChange
 				}
 			}
 			u.Role = string(role)
+		}
+		if hash != nil && u.Source != "" {
+			return u, errs.Invalid("password", "%s signs in through %s and has no password here", username, u.Source)
 		}
 		if hash != nil {
 			u.PasswordHash = hash

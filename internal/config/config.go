@@ -9,9 +9,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swarmops/swarmops/internal/sso"
 )
 
 // Config is the validated configuration of one SwarmOps process.
@@ -48,6 +51,45 @@ type Config struct {
 	// OperatorBindPaths are the host path prefixes (clean, absolute) that
 	// operators may bind-mount; every other host access is the admin's.
 	OperatorBindPaths []string
+
+	// PublicURL is where users reach SwarmOps (scheme, host and any path
+	// prefix, without a trailing "/"); the OIDC callback is derived from it.
+	PublicURL string
+	// OIDCIssuer is the OpenID Connect provider's issuer URL, exactly as
+	// its tokens' iss claim says it; empty: no OIDC sign-in.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	// OIDCRedirectURL is the callback registered with the provider;
+	// unless given, PublicURL + OIDCCallbackPath when an issuer is set.
+	OIDCRedirectURL string
+	// OIDCScopes are the scopes asked for; openid is always among them.
+	OIDCScopes []string
+	// OIDCName is what the login button says: "Sign in with <name>".
+	OIDCName string
+	// OIDCUsernameClaim and OIDCGroupsClaim name the ID token claims that
+	// hold the user name and the groups.
+	OIDCUsernameClaim, OIDCGroupsClaim string
+	// SSORoles maps the provider's (or the auth proxy's) groups to roles.
+	SSORoles sso.RoleMap
+	// SSOAllow and SSODeny say who single sign-on may let in.
+	SSOAllow, SSODeny sso.List
+	// AuthHeader, when set, names the header (canonical form) in which an
+	// auth proxy among TrustedProxies passes the signed-in user's name;
+	// AuthGroupsHeader the one with their groups.
+	AuthHeader, AuthGroupsHeader string
+	// LocalLogin allows signing in with a SwarmOps user's password.
+	LocalLogin bool
+}
+
+// OIDCCallbackPath is where the provider sends the browser back, below
+// PublicURL, when SWARMOPS_OIDC_REDIRECT_URL is not given.
+const OIDCCallbackPath = "/api/v1/auth/oidc/callback"
+
+// SSOPolicy answers who single sign-on lets in and with which role; OIDC
+// and the auth-proxy header apply the same policy.
+func (c Config) SSOPolicy() sso.Policy {
+	return sso.Policy{Roles: c.SSORoles, Allow: c.SSOAllow, Deny: c.SSODeny}
 }
 
 // Env is where Load reads variables and files; os.Getenv and os.ReadFile in
@@ -87,6 +129,7 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 	aliases := aliasValues(env.Getenv)
 	var c Config
 	var problems Problems
+	refused := map[string]bool{} // keys whose value was given but not accepted
 	for _, k := range keys {
 		v, source, err := k.lookup(given[k.name], *flags[k.name], env, aliases)
 		if err != nil {
@@ -94,6 +137,7 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 			continue
 		}
 		if err := k.set(&c, v); err != nil {
+			refused[k.name] = true
 			shown := redactIf(k.secret, v)
 			if k.name == "redis-url" {
 				shown = RedactURL(legacyRedisURL(v))
@@ -104,7 +148,10 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 	if c.InstanceID == "" && env.Hostname != nil {
 		c.InstanceID, _ = env.Hostname()
 	}
-	problems = append(problems, c.validate()...)
+	if c.OIDCRedirectURL == "" && c.OIDCIssuer != "" && c.PublicURL != "" {
+		c.OIDCRedirectURL = c.PublicURL + OIDCCallbackPath
+	}
+	problems = append(problems, c.validate(refused)...)
 	if len(problems) > 0 {
 		return Config{}, nil, problems
 	}
@@ -188,7 +235,10 @@ func legacyRedisURL(s string) string {
 	return u.String()
 }
 
-func (c *Config) validate() []string {
+// validate checks settings against each other; refused names the keys
+// already reported, which count as given here, so that a mistyped value is
+// not also reported as missing.
+func (c *Config) validate(refused map[string]bool) []string {
 	var p []string
 	if c.Store == "redis" && c.RedisURL == "" && len(c.RedisSentinels) == 0 {
 		p = append(p, "SWARMOPS_STORE=redis needs SWARMOPS_REDIS_URL (redis://[:password@]host:6379/0) or SWARMOPS_REDIS_SENTINELS with SWARMOPS_REDIS_MASTER")
@@ -199,7 +249,95 @@ func (c *Config) validate() []string {
 	if c.Store == "local" && c.DataDir == "" {
 		p = append(p, "SWARMOPS_DATA_DIR must name a directory for the local store")
 	}
+	return append(p, c.validateSSO(refused)...)
+}
+
+// validateSSO checks the single sign-on settings against each other.
+func (c *Config) validateSSO(refused map[string]bool) []string {
+	var p []string
+	oidc := c.OIDCIssuer != "" || refused["oidc-issuer"]
+	header := c.AuthHeader != "" || refused["auth-header"]
+	if oidc && c.OIDCClientID == "" && !refused["oidc-client-id"] {
+		p = append(p, "SWARMOPS_OIDC_ISSUER needs SWARMOPS_OIDC_CLIENT_ID: set it to the client id registered with the identity provider")
+	}
+	if oidc && c.OIDCRedirectURL == "" && !refused["oidc-redirect-url"] && !refused["public-url"] {
+		p = append(p, "SWARMOPS_OIDC_ISSUER needs SWARMOPS_PUBLIC_URL (the URL users reach SwarmOps at, e.g. https://swarmops.example.com; "+
+			"the callback is then that URL + "+OIDCCallbackPath+") or SWARMOPS_OIDC_REDIRECT_URL")
+	}
+	if !oidc {
+		var orphans []string
+		for name, set := range map[string]bool{
+			"SWARMOPS_OIDC_CLIENT_ID":     c.OIDCClientID != "" || refused["oidc-client-id"],
+			"SWARMOPS_OIDC_CLIENT_SECRET": c.OIDCClientSecret != "",
+			"SWARMOPS_OIDC_REDIRECT_URL":  c.OIDCRedirectURL != "" || refused["oidc-redirect-url"],
+		} {
+			if set {
+				orphans = append(orphans, name)
+			}
+		}
+		if len(orphans) > 0 {
+			p = append(p, fmt.Sprintf("%s set but SWARMOPS_OIDC_ISSUER is missing: set SWARMOPS_OIDC_ISSUER to the identity provider's issuer URL "+
+				"(e.g. https://login.example.com/realms/main), or unset %s", isAre(orphans), joinAnd(orphans)))
+		}
+	}
+	if (oidc || header) && c.SSORoles.Empty() && !refused["oidc-role-map"] {
+		var via []string
+		if oidc {
+			via = append(via, "SWARMOPS_OIDC_ISSUER")
+		}
+		if header {
+			via = append(via, "SWARMOPS_AUTH_HEADER")
+		}
+		p = append(p, fmt.Sprintf("SWARMOPS_OIDC_ROLE_MAP is empty, so nobody could sign in through %s: "+
+			"set it to group=role pairs, e.g. platform-admins=admin,ops=operator,*=viewer (\"*\" is every other user)", joinAnd(via)))
+	}
+	if !oidc && !header {
+		var idle []string
+		for _, v := range []struct {
+			key, name, text string
+		}{
+			{"oidc-role-map", "SWARMOPS_OIDC_ROLE_MAP", c.SSORoles.String()},
+			{"sso-allow", "SWARMOPS_SSO_ALLOW", c.SSOAllow.String()},
+			{"sso-deny", "SWARMOPS_SSO_DENY", c.SSODeny.String()},
+		} {
+			if strings.TrimSpace(v.text) != "" || refused[v.key] {
+				idle = append(idle, v.name)
+			}
+		}
+		if len(idle) > 0 {
+			p = append(p, fmt.Sprintf("%s set, which does nothing without single sign-on: set SWARMOPS_OIDC_ISSUER or SWARMOPS_AUTH_HEADER, or unset %s",
+				isAre(idle), joinAnd(idle)))
+		}
+	}
+	if header && len(c.TrustedProxies) == 0 && !refused["trusted-proxies"] {
+		p = append(p, "SWARMOPS_AUTH_HEADER needs SWARMOPS_TRUSTED_PROXIES: the header is believed only from those addresses; "+
+			"set it to the auth proxy's address or network, e.g. 10.0.0.5/32")
+	}
+	if (c.AuthGroupsHeader != "" || refused["auth-groups-header"]) && !header {
+		p = append(p, "SWARMOPS_AUTH_GROUPS_HEADER needs SWARMOPS_AUTH_HEADER: set it to the header in which the auth proxy passes the user's name, e.g. Remote-User")
+	}
+	if !c.LocalLogin && !refused["local-login"] && !oidc && !header {
+		p = append(p, "SWARMOPS_LOCAL_LOGIN=false with neither SWARMOPS_OIDC_ISSUER nor SWARMOPS_AUTH_HEADER set would let nobody sign in: "+
+			"set one of them, or SWARMOPS_LOCAL_LOGIN=true (`swarmops user` manages the local users)")
+	}
 	return p
+}
+
+// joinAnd answers "A", "A and B" or "A, B and C", in sorted order.
+func joinAnd(names []string) string {
+	names = slices.Sorted(slices.Values(names))
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// isAre answers the names followed by "is" or "are".
+func isAre(names []string) string {
+	if len(names) == 1 {
+		return names[0] + " is"
+	}
+	return joinAnd(names) + " are"
 }
 
 // String renders the configuration with secrets redacted, for the start-up

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/swarmops/swarmops/internal/sso"
 )
 
 func testEnv(vars map[string]string, files map[string]string) Env {
@@ -26,6 +28,14 @@ func testEnv(vars map[string]string, files map[string]string) Env {
 	}
 }
 
+// configCmp compares Configs: prefixes as values, the single sign-on map
+// and lists by the text they were parsed from.
+var configCmp = cmp.Options{
+	cmpopts.EquateComparable(netip.Prefix{}),
+	cmp.Comparer(func(a, b sso.RoleMap) bool { return a.String() == b.String() }),
+	cmp.Comparer(func(a, b sso.List) bool { return a.String() == b.String() }),
+}
+
 func TestLoad_Defaults(t *testing.T) {
 	got, _, err := Load(nil, testEnv(nil, nil), io.Discard)
 	if err != nil {
@@ -37,8 +47,10 @@ func TestLoad_Defaults(t *testing.T) {
 		InstanceID: "host-a", SessionTTL: 12 * time.Hour, ShutdownDrain: 5 * time.Second,
 		LockWait: 5 * time.Second, AuditCap: 100000, LogLevel: "info", LogFormat: "json",
 		StreamsPerUser: 20, StreamsPerInstance: 1000, LogTailMax: 10000,
+		OIDCScopes: []string{"openid", "profile", "email"}, OIDCName: "SSO",
+		OIDCUsernameClaim: "preferred_username", OIDCGroupsClaim: "groups", LocalLogin: true,
 	}
-	if diff := cmp.Diff(got, want, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+	if diff := cmp.Diff(got, want, configCmp); diff != "" {
 		t.Errorf("Load() (-got +want):\n%s", diff)
 	}
 }
@@ -218,5 +230,438 @@ func TestLoad_OperatorBindPaths(t *testing.T) {
 		if !errors.As(err, &p) || len(p) != 1 || !strings.Contains(p[0], "SWARMOPS_OPERATOR_BIND_PATHS") {
 			t.Errorf("SWARMOPS_OPERATOR_BIND_PATHS=%q: %v, want one problem naming the variable", bad, err)
 		}
+	}
+}
+
+// ssoEnv is a complete single sign-on setup (OIDC and an auth proxy) that
+// Load accepts; tests change one variable of it.
+func ssoEnv(change map[string]string) map[string]string {
+	vars := map[string]string{
+		"SWARMOPS_PUBLIC_URL":      "https://swarmops.example.com",
+		"SWARMOPS_OIDC_ISSUER":     "https://login.example.com/realms/main",
+		"SWARMOPS_OIDC_CLIENT_ID":  "swarmops",
+		"SWARMOPS_OIDC_ROLE_MAP":   "platform-admins=admin,*=viewer",
+		"SWARMOPS_AUTH_HEADER":     "Remote-User",
+		"SWARMOPS_TRUSTED_PROXIES": "10.0.0.5",
+	}
+	for k, v := range change {
+		vars[k] = v
+	}
+	return vars
+}
+
+func TestLoad_SSOValuesAccepted(t *testing.T) {
+	tests := []struct {
+		name, variable, value string
+		field                 func(Config) any
+		want                  any
+	}{
+		{"public url", "SWARMOPS_PUBLIC_URL", "https://swarmops.example.com",
+			func(c Config) any { return c.PublicURL }, "https://swarmops.example.com"},
+		{"public url trailing slash trimmed", "SWARMOPS_PUBLIC_URL", "https://swarmops.example.com/",
+			func(c Config) any { return c.PublicURL }, "https://swarmops.example.com"},
+		{"public url with path", "SWARMOPS_PUBLIC_URL", "https://example.com/ops//",
+			func(c Config) any { return c.PublicURL }, "https://example.com/ops"},
+		{"public url http with port", "SWARMOPS_PUBLIC_URL", "http://10.0.0.7:10130",
+			func(c Config) any { return c.PublicURL }, "http://10.0.0.7:10130"},
+		{"public url IPv6", "SWARMOPS_PUBLIC_URL", "https://[::1]:8443",
+			func(c Config) any { return c.PublicURL }, "https://[::1]:8443"},
+		{"issuer with path", "SWARMOPS_OIDC_ISSUER", "https://login.example.com/realms/main",
+			func(c Config) any { return c.OIDCIssuer }, "https://login.example.com/realms/main"},
+		{"issuer trailing slash kept", "SWARMOPS_OIDC_ISSUER", "https://tenant.eu.auth0.com/",
+			func(c Config) any { return c.OIDCIssuer }, "https://tenant.eu.auth0.com/"},
+		{"issuer http", "SWARMOPS_OIDC_ISSUER", "http://127.0.0.1:5556/dex",
+			func(c Config) any { return c.OIDCIssuer }, "http://127.0.0.1:5556/dex"},
+		{"client id", "SWARMOPS_OIDC_CLIENT_ID", "0oa1b2c3d4-Swarm.ops",
+			func(c Config) any { return c.OIDCClientID }, "0oa1b2c3d4-Swarm.ops"},
+		{"client secret", "SWARMOPS_OIDC_CLIENT_SECRET", "s3cret with spaces",
+			func(c Config) any { return c.OIDCClientSecret }, "s3cret with spaces"},
+		{"redirect url given", "SWARMOPS_OIDC_REDIRECT_URL", "https://sso.example.com/cb?realm=main",
+			func(c Config) any { return c.OIDCRedirectURL }, "https://sso.example.com/cb?realm=main"},
+		{"scopes spaces and commas, each once", "SWARMOPS_OIDC_SCOPES", "openid,groups  email, openid",
+			func(c Config) any { return c.OIDCScopes }, []string{"openid", "groups", "email"}},
+		{"scopes openid alone", "SWARMOPS_OIDC_SCOPES", "openid",
+			func(c Config) any { return c.OIDCScopes }, []string{"openid"}},
+		{"scopes with a URL scope", "SWARMOPS_OIDC_SCOPES", "openid api://swarmops/read",
+			func(c Config) any { return c.OIDCScopes }, []string{"openid", "api://swarmops/read"}},
+		{"name trimmed", "SWARMOPS_OIDC_NAME", " Keycloak ",
+			func(c Config) any { return c.OIDCName }, "Keycloak"},
+		{"name with spaces", "SWARMOPS_OIDC_NAME", "Microsoft Entra ID",
+			func(c Config) any { return c.OIDCName }, "Microsoft Entra ID"},
+		{"username claim", "SWARMOPS_OIDC_USERNAME_CLAIM", "email",
+			func(c Config) any { return c.OIDCUsernameClaim }, "email"},
+		{"namespaced groups claim", "SWARMOPS_OIDC_GROUPS_CLAIM", "https://swarmops.example.com/groups",
+			func(c Config) any { return c.OIDCGroupsClaim }, "https://swarmops.example.com/groups"},
+		{"role map", "SWARMOPS_OIDC_ROLE_MAP", "/platform/admins=admin, ops=operator,*=viewer",
+			func(c Config) any { r, _ := c.SSORoles.Role([]string{"ops"}); return r }, "operator"},
+		{"allow list", "SWARMOPS_SSO_ALLOW", "alice,@example.com",
+			func(c Config) any { return c.SSOAllow.Match("bob", "bob@Example.com") }, true},
+		{"deny list", "SWARMOPS_SSO_DENY", "Mallory",
+			func(c Config) any { return c.SSODeny.Match("mallory", "") }, true},
+		{"auth header canonicalised", "SWARMOPS_AUTH_HEADER", "x-forwarded-user",
+			func(c Config) any { return c.AuthHeader }, "X-Forwarded-User"},
+		{"auth header token characters", "SWARMOPS_AUTH_HEADER", "x-auth_request.user~1",
+			func(c Config) any { return c.AuthHeader }, "X-Auth_request.user~1"},
+		{"groups header canonicalised", "SWARMOPS_AUTH_GROUPS_HEADER", "REMOTE-GROUPS",
+			func(c Config) any { return c.AuthGroupsHeader }, "Remote-Groups"},
+		{"local login off", "SWARMOPS_LOCAL_LOGIN", "false",
+			func(c Config) any { return c.LocalLogin }, false},
+		{"local login on", "SWARMOPS_LOCAL_LOGIN", "true",
+			func(c Config) any { return c.LocalLogin }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := Load(nil, testEnv(ssoEnv(map[string]string{tc.variable: tc.value}), nil), io.Discard)
+			if err != nil {
+				t.Fatalf("%s=%q: %v", tc.variable, tc.value, err)
+			}
+			if diff := cmp.Diff(tc.field(got), tc.want); diff != "" {
+				t.Errorf("%s=%q (-got +want):\n%s", tc.variable, tc.value, diff)
+			}
+		})
+	}
+}
+
+func TestLoad_SSOValuesRefused(t *testing.T) {
+	const notURL = "expected an absolute http:// or https:// URL with a host"
+	tests := []struct {
+		variable, value, want string
+	}{
+		{"SWARMOPS_PUBLIC_URL", "swarmops.example.com", notURL + ", e.g. https://swarmops.example.com"},
+		{"SWARMOPS_PUBLIC_URL", "/swarmops", notURL},
+		{"SWARMOPS_PUBLIC_URL", "ftp://swarmops.example.com", notURL},
+		{"SWARMOPS_PUBLIC_URL", "https://", notURL},
+		{"SWARMOPS_PUBLIC_URL", "https:///ops", notURL},
+		{"SWARMOPS_PUBLIC_URL", "https:swarmops.example.com", notURL},
+		{"SWARMOPS_PUBLIC_URL", "https://swarm ops.example.com", notURL},
+		{"SWARMOPS_PUBLIC_URL", "https://swarmops.example.com/?tab=1", "must not have a ?query"},
+		{"SWARMOPS_PUBLIC_URL", "https://swarmops.example.com/?", "must not have a ?query"},
+		{"SWARMOPS_PUBLIC_URL", "https://swarmops.example.com/#top", "must not have a #fragment"},
+		{"SWARMOPS_PUBLIC_URL", "https://swarmops.example.com#", "must not have a #fragment"},
+		{"SWARMOPS_PUBLIC_URL", "https://admin:pw@swarmops.example.com", "must not hold a user name or password"},
+		{"SWARMOPS_OIDC_ISSUER", "login.example.com", notURL + ", e.g. https://login.example.com/realms/main"},
+		{"SWARMOPS_OIDC_ISSUER", "unix:///run/idp.sock", notURL},
+		{"SWARMOPS_OIDC_ISSUER", "https://login.example.com/realms/main?x=1", "must not have a ?query"},
+		{"SWARMOPS_OIDC_ISSUER", "https://login.example.com/#x", "must not have a #fragment"},
+		{"SWARMOPS_OIDC_CLIENT_ID", "swarm ops", "expected the client id without spaces"},
+		{"SWARMOPS_OIDC_REDIRECT_URL", "/api/v1/auth/oidc/callback", notURL + ", e.g. https://swarmops.example.com/api/v1/auth/oidc/callback"},
+		{"SWARMOPS_OIDC_REDIRECT_URL", "https://swarmops.example.com/cb#x", "must not have a #fragment"},
+		{"SWARMOPS_OIDC_REDIRECT_URL", "https://u:p@swarmops.example.com/cb", "must not hold a user name or password"},
+		{"SWARMOPS_OIDC_SCOPES", "profile email", "expected openid among the scopes"},
+		{"SWARMOPS_OIDC_SCOPES", "OpenID profile", "expected openid among the scopes"},
+		{"SWARMOPS_OIDC_SCOPES", ", ,", "expected openid among the scopes"},
+		{"SWARMOPS_OIDC_SCOPES", `openid "email"`, `scope "\"email\"": expected printable ASCII`},
+		{"SWARMOPS_OIDC_SCOPES", `openid a\b`, "expected printable ASCII without quotes or backslashes"},
+		{"SWARMOPS_OIDC_SCOPES", "openid prófile", "expected printable ASCII"},
+		{"SWARMOPS_OIDC_NAME", "   ", "expected a short name for the login button"},
+		{"SWARMOPS_OIDC_NAME", strings.Repeat("n", 65), "(1 to 64 characters)"},
+		{"SWARMOPS_OIDC_NAME", "Key\x1bcloak", "expected a short name"},
+		{"SWARMOPS_OIDC_USERNAME_CLAIM", "preferred username", "expected a claim name without spaces, e.g. preferred_username"},
+		{"SWARMOPS_OIDC_GROUPS_CLAIM", " ", "expected a claim name without spaces, e.g. groups"},
+		{"SWARMOPS_OIDC_ROLE_MAP", "platform-admins", `entry 1 "platform-admins": expected group=role`},
+		{"SWARMOPS_OIDC_ROLE_MAP", "ops=operator,devs=root", `role "root": expected viewer, operator or admin`},
+		{"SWARMOPS_SSO_ALLOW", "alice smith", "expected a user name, an email address or @domain"},
+		{"SWARMOPS_SSO_DENY", "@example", "expected a user name, an email address or @domain"},
+		{"SWARMOPS_AUTH_HEADER", "Remote User", "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), e.g. Remote-User"},
+		{"SWARMOPS_AUTH_HEADER", "Remote-User:", "expected an HTTP header name"},
+		{"SWARMOPS_AUTH_HEADER", "X-Üser", "expected an HTTP header name"},
+		{"SWARMOPS_AUTH_GROUPS_HEADER", "Remote-Groups,X-Groups", "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), e.g. Remote-Groups"},
+		{"SWARMOPS_LOCAL_LOGIN", "no", "expected true or false"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
+			_, _, err := Load(nil, testEnv(ssoEnv(map[string]string{tc.variable: tc.value}), nil), io.Discard)
+			var p Problems
+			if !errors.As(err, &p) || len(p) != 1 {
+				t.Fatalf("Load() = %v, want one problem", err)
+			}
+			if !strings.HasPrefix(p[0], tc.variable+"=") || !strings.Contains(p[0], tc.want) {
+				t.Errorf("problem %q, want one naming %s and saying %q", p[0], tc.variable, tc.want)
+			}
+		})
+	}
+}
+
+// An empty variable is the default; an empty flag is a value, checked too.
+func TestLoad_SSOFlagsRefused(t *testing.T) {
+	for flag, want := range map[string]string{
+		"--oidc-scopes":         "expected openid among the scopes",
+		"--oidc-name":           "expected a short name for the login button",
+		"--oidc-username-claim": "expected a claim name",
+		"--oidc-groups-claim":   "expected a claim name",
+		"--local-login":         "expected true or false",
+	} {
+		_, _, err := Load([]string{flag, ""}, testEnv(ssoEnv(nil), nil), io.Discard)
+		var p Problems
+		if !errors.As(err, &p) || len(p) != 1 || !strings.HasPrefix(p[0], flag+`="": `) || !strings.Contains(p[0], want) {
+			t.Errorf("%s \"\": %v, want one problem naming the flag and saying %q", flag, err, want)
+		}
+	}
+}
+
+func TestLoad_SSOCrossField(t *testing.T) {
+	const secret = "oidc-s3cret-value"
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		files map[string]string
+		want  string // the one problem line, in part; "" for none
+	}{
+		{name: "oidc and auth header together",
+			vars: ssoEnv(nil)},
+		{name: "oidc alone, redirect from public url",
+			vars: map[string]string{"SWARMOPS_OIDC_ISSUER": "https://login.example.com", "SWARMOPS_OIDC_CLIENT_ID": "swarmops",
+				"SWARMOPS_PUBLIC_URL": "https://swarmops.example.com", "SWARMOPS_OIDC_ROLE_MAP": "*=viewer"}},
+		{name: "oidc alone, redirect url given",
+			vars: map[string]string{"SWARMOPS_OIDC_ISSUER": "https://login.example.com", "SWARMOPS_OIDC_CLIENT_ID": "swarmops",
+				"SWARMOPS_OIDC_REDIRECT_URL": "https://swarmops.example.com/cb", "SWARMOPS_OIDC_ROLE_MAP": "*=viewer"}},
+		{name: "auth header alone, local login off",
+			vars: map[string]string{"SWARMOPS_AUTH_HEADER": "Remote-User", "SWARMOPS_AUTH_GROUPS_HEADER": "Remote-Groups",
+				"SWARMOPS_TRUSTED_PROXIES": "10.0.0.5", "SWARMOPS_OIDC_ROLE_MAP": "ops=operator", "SWARMOPS_LOCAL_LOGIN": "false"}},
+		{name: "oidc, local login off",
+			vars: ssoEnv(map[string]string{"SWARMOPS_AUTH_HEADER": "", "SWARMOPS_LOCAL_LOGIN": "false"})},
+		{name: "public url alone",
+			vars: map[string]string{"SWARMOPS_PUBLIC_URL": "https://swarmops.example.com"}},
+
+		{name: "issuer without client id",
+			vars: ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_ID": ""}),
+			want: "SWARMOPS_OIDC_ISSUER needs SWARMOPS_OIDC_CLIENT_ID: set it to the client id registered with the identity provider"},
+		{name: "issuer without public or redirect url",
+			vars: ssoEnv(map[string]string{"SWARMOPS_PUBLIC_URL": ""}),
+			want: "SWARMOPS_OIDC_ISSUER needs SWARMOPS_PUBLIC_URL (the URL users reach SwarmOps at, e.g. https://swarmops.example.com; " +
+				"the callback is then that URL + /api/v1/auth/oidc/callback) or SWARMOPS_OIDC_REDIRECT_URL"},
+		{name: "client id without issuer",
+			vars: ssoEnv(map[string]string{"SWARMOPS_OIDC_ISSUER": ""}),
+			want: "SWARMOPS_OIDC_CLIENT_ID is set but SWARMOPS_OIDC_ISSUER is missing: set SWARMOPS_OIDC_ISSUER to the identity provider's issuer URL"},
+		{name: "client secret file without issuer",
+			vars:  map[string]string{"SWARMOPS_OIDC_CLIENT_SECRET_FILE": "/run/secrets/oidc"},
+			files: map[string]string{"/run/secrets/oidc": secret + "\n"},
+			want:  "SWARMOPS_OIDC_CLIENT_SECRET is set but SWARMOPS_OIDC_ISSUER is missing"},
+		{name: "redirect url without issuer",
+			vars: map[string]string{"SWARMOPS_OIDC_REDIRECT_URL": "https://swarmops.example.com/cb"},
+			want: "SWARMOPS_OIDC_REDIRECT_URL is set but SWARMOPS_OIDC_ISSUER is missing"},
+		{name: "all three without issuer",
+			vars: map[string]string{"SWARMOPS_OIDC_CLIENT_ID": "swarmops", "SWARMOPS_OIDC_CLIENT_SECRET": secret,
+				"SWARMOPS_OIDC_REDIRECT_URL": "https://swarmops.example.com/cb"},
+			want: "SWARMOPS_OIDC_CLIENT_ID, SWARMOPS_OIDC_CLIENT_SECRET and SWARMOPS_OIDC_REDIRECT_URL are set but SWARMOPS_OIDC_ISSUER is missing: " +
+				"set SWARMOPS_OIDC_ISSUER to the identity provider's issuer URL (e.g. https://login.example.com/realms/main), or unset " +
+				"SWARMOPS_OIDC_CLIENT_ID, SWARMOPS_OIDC_CLIENT_SECRET and SWARMOPS_OIDC_REDIRECT_URL"},
+		{name: "issuer without role map",
+			vars: ssoEnv(map[string]string{"SWARMOPS_OIDC_ROLE_MAP": "", "SWARMOPS_AUTH_HEADER": ""}),
+			want: "SWARMOPS_OIDC_ROLE_MAP is empty, so nobody could sign in through SWARMOPS_OIDC_ISSUER: set it to group=role pairs, e.g. platform-admins=admin,ops=operator,*=viewer"},
+		{name: "auth header without role map",
+			vars: ssoEnv(map[string]string{"SWARMOPS_OIDC_ROLE_MAP": "", "SWARMOPS_OIDC_ISSUER": "", "SWARMOPS_OIDC_CLIENT_ID": ""}),
+			want: "SWARMOPS_OIDC_ROLE_MAP is empty, so nobody could sign in through SWARMOPS_AUTH_HEADER:"},
+		{name: "both without role map",
+			vars: ssoEnv(map[string]string{"SWARMOPS_OIDC_ROLE_MAP": " , "}),
+			want: "SWARMOPS_OIDC_ROLE_MAP is empty, so nobody could sign in through SWARMOPS_AUTH_HEADER and SWARMOPS_OIDC_ISSUER:"},
+		{name: "role map without sso",
+			vars: map[string]string{"SWARMOPS_OIDC_ROLE_MAP": "ops=operator"},
+			want: "SWARMOPS_OIDC_ROLE_MAP is set, which does nothing without single sign-on: set SWARMOPS_OIDC_ISSUER or SWARMOPS_AUTH_HEADER, or unset SWARMOPS_OIDC_ROLE_MAP"},
+		{name: "allow list without sso",
+			vars: map[string]string{"SWARMOPS_SSO_ALLOW": "alice"},
+			want: "SWARMOPS_SSO_ALLOW is set, which does nothing without single sign-on: set SWARMOPS_OIDC_ISSUER or SWARMOPS_AUTH_HEADER, or unset SWARMOPS_SSO_ALLOW"},
+		{name: "deny list without sso",
+			vars: map[string]string{"SWARMOPS_SSO_DENY": "@evil.example"},
+			want: "SWARMOPS_SSO_DENY is set, which does nothing without single sign-on"},
+		{name: "all three without sso",
+			vars: map[string]string{"SWARMOPS_OIDC_ROLE_MAP": "*=viewer", "SWARMOPS_SSO_ALLOW": "alice", "SWARMOPS_SSO_DENY": "bob"},
+			want: "SWARMOPS_OIDC_ROLE_MAP, SWARMOPS_SSO_ALLOW and SWARMOPS_SSO_DENY are set, which does nothing without single sign-on"},
+		{name: "auth header without trusted proxies",
+			vars: ssoEnv(map[string]string{"SWARMOPS_TRUSTED_PROXIES": ""}),
+			want: "SWARMOPS_AUTH_HEADER needs SWARMOPS_TRUSTED_PROXIES: the header is believed only from those addresses; set it to the auth proxy's address or network"},
+		{name: "groups header without auth header",
+			vars: ssoEnv(map[string]string{"SWARMOPS_AUTH_HEADER": "", "SWARMOPS_AUTH_GROUPS_HEADER": "Remote-Groups"}),
+			want: "SWARMOPS_AUTH_GROUPS_HEADER needs SWARMOPS_AUTH_HEADER: set it to the header in which the auth proxy passes the user's name"},
+		{name: "local login off without sso",
+			vars: map[string]string{"SWARMOPS_LOCAL_LOGIN": "false"},
+			want: "SWARMOPS_LOCAL_LOGIN=false with neither SWARMOPS_OIDC_ISSUER nor SWARMOPS_AUTH_HEADER set would let nobody sign in: " +
+				"set one of them, or SWARMOPS_LOCAL_LOGIN=true"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Load(nil, testEnv(tc.vars, tc.files), io.Discard)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Load() = %v, want no problem", err)
+				}
+				return
+			}
+			var p Problems
+			if !errors.As(err, &p) || len(p) != 1 {
+				t.Fatalf("Load() = %v, want one problem", err)
+			}
+			if !strings.Contains(p[0], tc.want) {
+				t.Errorf("problem:\n%s\nwant it to contain:\n%s", p[0], tc.want)
+			}
+			if strings.Contains(p[0], secret) {
+				t.Errorf("the problem shows the client secret: %s", p[0])
+			}
+		})
+	}
+}
+
+func TestLoad_OIDCRedirectURL(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"derived from public url", ssoEnv(nil), "https://swarmops.example.com/api/v1/auth/oidc/callback"},
+		{"derived below the public url's path", ssoEnv(map[string]string{"SWARMOPS_PUBLIC_URL": "https://example.com/ops/"}),
+			"https://example.com/ops/api/v1/auth/oidc/callback"},
+		{"given wins over derived", ssoEnv(map[string]string{"SWARMOPS_OIDC_REDIRECT_URL": "https://sso-cb.example.com/callback"}),
+			"https://sso-cb.example.com/callback"},
+		{"not derived without issuer", map[string]string{"SWARMOPS_PUBLIC_URL": "https://swarmops.example.com"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := Load(nil, testEnv(tc.vars, nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.OIDCRedirectURL != tc.want {
+				t.Errorf("OIDCRedirectURL = %q, want %q", c.OIDCRedirectURL, tc.want)
+			}
+			if !strings.Contains(c.String(), "oidc-redirect-url="+tc.want+" ") {
+				t.Errorf("String() does not show the redirect URL %q: %s", tc.want, c)
+			}
+		})
+	}
+}
+
+func TestLoad_OIDCClientSecret(t *testing.T) {
+	const secret = "Xy7-oidc-client-s3cret"
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		files map[string]string
+	}{
+		{"variable", ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_SECRET": secret}), nil},
+		{"file", ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_SECRET_FILE": "/run/secrets/oidc"}),
+			map[string]string{"/run/secrets/oidc": secret + "\r\n"}},
+		{"variable over file", ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_SECRET": secret, "SWARMOPS_OIDC_CLIENT_SECRET_FILE": "/run/secrets/old"}),
+			map[string]string{"/run/secrets/old": "old-secret"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := Load(nil, testEnv(tc.vars, tc.files), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.OIDCClientSecret != secret {
+				t.Errorf("OIDCClientSecret = %q, want %q", c.OIDCClientSecret, secret)
+			}
+			if s := c.String(); strings.Contains(s, secret) || !strings.Contains(s, "oidc-client-secret=<redacted>") {
+				t.Errorf("String() must redact the client secret: %s", s)
+			}
+		})
+	}
+
+	_, _, err := Load(nil, testEnv(ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_SECRET_FILE": "/nope"}), nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SWARMOPS_OIDC_CLIENT_SECRET_FILE: cannot read /nope") {
+		t.Errorf("missing file: Load() = %v, want a problem naming SWARMOPS_OIDC_CLIENT_SECRET_FILE", err)
+	}
+}
+
+// TestConfig_StringRedactsEverySecret: every key marked secret, the OIDC
+// client secret among them, is shown as <redacted>, and -h shows none.
+func TestConfig_StringRedactsEverySecret(t *testing.T) {
+	secretKeys := map[string]bool{}
+	for _, k := range keys {
+		if k.secret {
+			secretKeys[k.name] = true
+		}
+	}
+	for _, name := range []string{"oidc-client-secret", "redis-password", "admin-password", "secret-key"} {
+		if !secretKeys[name] {
+			t.Errorf("key %s is not marked secret", name)
+		}
+	}
+	values := map[string]string{
+		"oidc-client-secret": "marker-oidc-client",
+		"redis-password":     "marker-redis-pw",
+		"admin-password":     "marker-admin-pw",
+		"secret-key":         "bWFya2VyLXNlY3JldC1rZXktMzItYnl0ZXMtbG9uZyE=", // 32 bytes
+	}
+	vars := ssoEnv(nil)
+	for name := range secretKeys {
+		v, ok := values[name]
+		if !ok {
+			t.Fatalf("secret key %s has no test value here; add one", name)
+		}
+		vars[key{name: name}.envName()] = v
+	}
+	c, _, err := Load(nil, testEnv(vars, nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	var usage strings.Builder
+	if _, _, err := Load([]string{"-h"}, testEnv(vars, nil), &usage); !errors.Is(err, ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for name := range secretKeys {
+		if strings.Contains(s, values[name]) || !strings.Contains(s, name+"=<redacted>") {
+			t.Errorf("String() must redact %s: %s", name, s)
+		}
+		if strings.Contains(usage.String(), values[name]) {
+			t.Errorf("-h shows %s", name)
+		}
+	}
+}
+
+func TestConfig_SSOPolicy(t *testing.T) {
+	c, _, err := Load(nil, testEnv(ssoEnv(map[string]string{
+		"SWARMOPS_OIDC_ROLE_MAP": "platform-admins=admin,ops=operator",
+		"SWARMOPS_SSO_ALLOW":     "@example.com",
+		"SWARMOPS_SSO_DENY":      "mallory@example.com",
+	}), nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.SSOPolicy()
+	if role, err := p.Decide(sso.Identity{Username: "alice", Email: "alice@example.com", Groups: []string{"ops"}}); err != nil || role != "operator" {
+		t.Errorf("alice: %q, %v; want operator", role, err)
+	}
+	if _, err := p.Decide(sso.Identity{Username: "mallory", Email: "mallory@example.com", Groups: []string{"platform-admins"}}); !errors.Is(err, sso.ErrDenied) {
+		t.Errorf("mallory: %v, want ErrDenied", err)
+	}
+	if _, err := p.Decide(sso.Identity{Username: "bob", Email: "bob@example.org", Groups: []string{"ops"}}); !errors.Is(err, sso.ErrNotAllowed) {
+		t.Errorf("bob: %v, want ErrNotAllowed", err)
+	}
+	if _, err := p.Decide(sso.Identity{Username: "carol", Email: "carol@example.com", Groups: []string{"sales"}}); !errors.Is(err, sso.ErrUnmapped) {
+		t.Errorf("carol: %v, want ErrUnmapped", err)
+	}
+}
+
+// TestLoad_SSOMistypedValueReportedOnce: a value that is refused counts as
+// given for the rules between settings, so it is not also reported as
+// missing.
+func TestLoad_SSOMistypedValueReportedOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"issuer", ssoEnv(map[string]string{"SWARMOPS_OIDC_ISSUER": "login.example.com"}), "SWARMOPS_OIDC_ISSUER="},
+		{"client id", ssoEnv(map[string]string{"SWARMOPS_OIDC_CLIENT_ID": "swarm ops"}), "SWARMOPS_OIDC_CLIENT_ID="},
+		{"public url", ssoEnv(map[string]string{"SWARMOPS_PUBLIC_URL": "swarmops.example.com"}), "SWARMOPS_PUBLIC_URL="},
+		{"redirect url without public url", ssoEnv(map[string]string{"SWARMOPS_PUBLIC_URL": "", "SWARMOPS_OIDC_REDIRECT_URL": "/cb"}),
+			"SWARMOPS_OIDC_REDIRECT_URL="},
+		{"role map", ssoEnv(map[string]string{"SWARMOPS_OIDC_ROLE_MAP": "ops=root"}), "SWARMOPS_OIDC_ROLE_MAP="},
+		{"auth header", map[string]string{"SWARMOPS_AUTH_HEADER": "Remote User", "SWARMOPS_AUTH_GROUPS_HEADER": "Remote-Groups",
+			"SWARMOPS_TRUSTED_PROXIES": "10.0.0.5", "SWARMOPS_OIDC_ROLE_MAP": "*=viewer", "SWARMOPS_LOCAL_LOGIN": "false"}, "SWARMOPS_AUTH_HEADER="},
+		{"trusted proxies", ssoEnv(map[string]string{"SWARMOPS_TRUSTED_PROXIES": "10.0.0.0/33"}), "SWARMOPS_TRUSTED_PROXIES="},
+		{"local login", map[string]string{"SWARMOPS_LOCAL_LOGIN": "no"}, "SWARMOPS_LOCAL_LOGIN="},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Load(nil, testEnv(tc.vars, nil), io.Discard)
+			var p Problems
+			if !errors.As(err, &p) || len(p) != 1 || !strings.HasPrefix(p[0], tc.want) {
+				t.Errorf("Load() = %v, want one problem beginning %s", err, tc.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"path"
 	"slices"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/swarmops/swarmops/internal/sso"
 )
 
 // key is one setting: its flag name (the variable is SWARMOPS_ + the name in
@@ -212,6 +216,87 @@ var keys = []key{
 	{name: "operator-bind-paths", help: "comma-separated host path prefixes operators may bind-mount (host access is otherwise the admin's)",
 		set: func(c *Config, v string) (err error) { c.OperatorBindPaths, err = bindPaths(v); return err },
 		get: func(c *Config) string { return strings.Join(c.OperatorBindPaths, ",") }},
+	{name: "public-url", help: "the URL users reach SwarmOps at, e.g. https://swarmops.example.com (the OIDC callback is derived from it)",
+		set: func(c *Config, v string) error {
+			err := httpURL(v, "https://swarmops.example.com", false)
+			c.PublicURL = strings.TrimRight(v, "/")
+			return err
+		},
+		get: func(c *Config) string { return c.PublicURL }},
+	{name: "oidc-issuer", help: "OpenID Connect issuer URL, exactly as the provider's tokens name it (empty: no OIDC sign-in)",
+		set: func(c *Config, v string) error {
+			// Kept as given, trailing "/" included: it must equal the
+			// tokens' iss claim character for character.
+			err := httpURL(v, "https://login.example.com/realms/main", false)
+			c.OIDCIssuer = v
+			return err
+		},
+		get: func(c *Config) string { return c.OIDCIssuer }},
+	{name: "oidc-client-id", help: "client id registered with the OpenID Connect provider",
+		set: func(c *Config, v string) error {
+			if strings.ContainsFunc(v, unicode.IsSpace) || strings.ContainsFunc(v, unicode.IsControl) {
+				return errors.New("expected the client id without spaces, as the provider shows it")
+			}
+			c.OIDCClientID = v
+			return nil
+		},
+		get: func(c *Config) string { return c.OIDCClientID }},
+	{name: "oidc-client-secret", secret: true, help: "client secret registered with the OpenID Connect provider",
+		set: func(c *Config, v string) error { c.OIDCClientSecret = v; return nil },
+		get: func(c *Config) string { return c.OIDCClientSecret }},
+	{name: "oidc-redirect-url", help: "OIDC callback URL registered with the provider (default: public-url + " + OIDCCallbackPath + ")",
+		set: func(c *Config, v string) error {
+			err := httpURL(v, "https://swarmops.example.com"+OIDCCallbackPath, true)
+			c.OIDCRedirectURL = v
+			return err
+		},
+		get: func(c *Config) string { return c.OIDCRedirectURL }},
+	{name: "oidc-scopes", def: "openid profile email", help: "scopes asked of the OpenID Connect provider, separated by spaces or commas; openid among them",
+		set: func(c *Config, v string) (err error) { c.OIDCScopes, err = oidcScopes(v); return err },
+		get: func(c *Config) string { return strings.Join(c.OIDCScopes, ",") }},
+	{name: "oidc-name", def: "SSO", help: `the provider's name on the login page: "Sign in with <name>"`,
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if v == "" || utf8.RuneCountInString(v) > 64 || strings.ContainsFunc(v, unicode.IsControl) {
+				return errors.New("expected a short name for the login button (1 to 64 characters), e.g. Keycloak")
+			}
+			c.OIDCName = v
+			return nil
+		},
+		get: func(c *Config) string { return c.OIDCName }},
+	{name: "oidc-username-claim", def: "preferred_username", help: "ID token claim that holds the user name",
+		set: func(c *Config, v string) (err error) {
+			c.OIDCUsernameClaim, err = claimName(v, "preferred_username, email or sub")
+			return err
+		},
+		get: func(c *Config) string { return c.OIDCUsernameClaim }},
+	{name: "oidc-groups-claim", def: "groups", help: "ID token claim that holds the user's groups",
+		set: func(c *Config, v string) (err error) {
+			c.OIDCGroupsClaim, err = claimName(v, "groups or roles")
+			return err
+		},
+		get: func(c *Config) string { return c.OIDCGroupsClaim }},
+	{name: "oidc-role-map", help: "single sign-on groups to roles, e.g. platform-admins=admin,ops=operator,*=viewer (OIDC and the auth header alike)",
+		set: func(c *Config, v string) (err error) { c.SSORoles, err = sso.ParseRoleMap(v); return err },
+		get: func(c *Config) string { return c.SSORoles.String() }},
+	{name: "sso-allow", help: "who single sign-on lets in: user names, email addresses and @domains, comma-separated (empty: everyone the role map admits)",
+		set: func(c *Config, v string) (err error) { c.SSOAllow, err = sso.ParseList(v); return err },
+		get: func(c *Config) string { return c.SSOAllow.String() }},
+	{name: "sso-deny", help: "who single sign-on never lets in: user names, email addresses and @domains, comma-separated; wins over sso-allow",
+		set: func(c *Config, v string) (err error) { c.SSODeny, err = sso.ParseList(v); return err },
+		get: func(c *Config) string { return c.SSODeny.String() }},
+	{name: "auth-header", help: "header in which an auth proxy among trusted-proxies passes the signed-in user's name, e.g. Remote-User",
+		set: func(c *Config, v string) (err error) { c.AuthHeader, err = headerName(v, "Remote-User"); return err },
+		get: func(c *Config) string { return c.AuthHeader }},
+	{name: "auth-groups-header", help: "header in which the auth proxy passes the user's groups, e.g. Remote-Groups",
+		set: func(c *Config, v string) (err error) {
+			c.AuthGroupsHeader, err = headerName(v, "Remote-Groups")
+			return err
+		},
+		get: func(c *Config) string { return c.AuthGroupsHeader }},
+	{name: "local-login", def: "true", help: "let users sign in with a SwarmOps user name and password (false: single sign-on only)",
+		set: func(c *Config, v string) (err error) { c.LocalLogin, err = parseBool(v); return err },
+		get: func(c *Config) string { return strconv.FormatBool(c.LocalLogin) }},
 	{name: "log-level", def: "info", help: "trace, debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			switch v {
@@ -303,4 +388,69 @@ func bindPaths(v string) ([]string, error) {
 		out = append(out, clean)
 	}
 	return out, nil
+}
+
+// httpURL checks that v is an absolute http or https URL with a host, and
+// neither credentials nor a fragment (nor a query, unless query is true).
+// "" passes: it leaves the setting off.
+func httpURL(v, example string, query bool) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "" {
+		return fmt.Errorf("expected an absolute http:// or https:// URL with a host, e.g. %s", example)
+	}
+	if u.User != nil {
+		return errors.New("the URL must not hold a user name or password")
+	}
+	if strings.Contains(v, "#") {
+		return errors.New("the URL must not have a #fragment")
+	}
+	if !query && (u.RawQuery != "" || u.ForceQuery) {
+		return errors.New("the URL must not have a ?query")
+	}
+	return nil
+}
+
+// oidcScopes reads scopes separated by spaces or commas, each once, in the
+// order given; OpenID Connect needs openid among them.
+func oidcScopes(v string) ([]string, error) {
+	var out []string
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		// RFC 6749's scope-token: printable ASCII but '"' and '\'.
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
+			return nil, fmt.Errorf("scope %q: expected printable ASCII without quotes or backslashes", s)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if !slices.Contains(out, "openid") {
+		return nil, errors.New("expected openid among the scopes (OpenID Connect needs it), e.g. openid profile email")
+	}
+	return out, nil
+}
+
+// claimName reads the name of an ID token claim.
+func claimName(v, examples string) (string, error) {
+	if v == "" || strings.ContainsFunc(v, unicode.IsSpace) || strings.ContainsFunc(v, unicode.IsControl) {
+		return "", fmt.Errorf("expected a claim name without spaces, e.g. %s", examples)
+	}
+	return v, nil
+}
+
+// headerName reads an HTTP header name (RFC 7230 token characters) and
+// answers it in canonical form (remote-user is Remote-User), as Go's
+// net/http and fasthttp key headers.
+func headerName(v, example string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+	}) {
+		return "", fmt.Errorf("expected an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~), e.g. %s", example)
+	}
+	return textproto.CanonicalMIMEHeaderKey(v), nil
 }

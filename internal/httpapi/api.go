@@ -12,6 +12,7 @@ import (
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/idempotency"
 	"github.com/swarmops/swarmops/internal/registry"
+	"github.com/swarmops/swarmops/internal/signon"
 	"github.com/swarmops/swarmops/internal/swarm"
 )
 
@@ -35,6 +36,8 @@ type Deps struct {
 	SessionTTL      time.Duration
 	// Stopping ends when the server shuts down; open streams then close.
 	Stopping context.Context
+	// SignOn are the sign-in methods on offer.
+	SignOn signon.Methods
 }
 
 // API is the REST API.
@@ -47,7 +50,7 @@ type API struct {
 
 // New makes the API.
 func New(d Deps) *API {
-	return &API{Deps: d, guard: httpauth.New(d.Auth, d.Audit), replays: d.Replays}
+	return &API{Deps: d, guard: httpauth.New(d.Auth, d.Audit, d.SignOn.Header), replays: d.Replays}
 }
 
 // Drain makes /readyz answer 503 from now on, so load balancers stop

@@ -29,7 +29,7 @@ type loginDTO struct {
 type meDTO struct {
 	User      userRefDTO `json:"user"`
 	CSRFToken string     `json:"csrf_token,omitempty"`
-	Via       string     `json:"via"` // session or token
+	Via       string     `json:"via"` // session, token or header (an auth proxy)
 }
 
 type userDTO struct {
@@ -39,10 +39,14 @@ type userDTO struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// Tokens is the number of unexpired API tokens (in the user list).
 	Tokens *int `json:"tokens,omitempty"`
+	// Source is where the user signs in: local, oidc or header.
+	Source string `json:"source"`
+	// Disabled: single sign-on refused the user at their last sign-in.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 func toUserDTO(u auth.User) userDTO {
-	return userDTO{Username: u.Username, Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userDTO{Username: u.Username, Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Source: u.Source, Disabled: u.Disabled}
 }
 
 type userReq struct {
@@ -116,7 +120,10 @@ func (a *API) logout(c *fiber.Ctx) error {
 func (a *API) me(c *fiber.Ctx) error {
 	p := httpauth.Principal(c)
 	via := "session"
-	if p.Session == "" {
+	switch {
+	case p.Method == auth.MethodHeader:
+		via = "header"
+	case p.Session == "":
 		via = "token"
 	}
 	return c.JSON(meDTO{User: userRefDTO{p.Username, string(p.Role)}, CSRFToken: p.CSRFToken, Via: via})

@@ -2,15 +2,20 @@ package httpauth
 
 import (
 	"crypto/subtle"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/rs/zerolog"
 
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/signon"
 )
 
 const (
@@ -36,20 +41,40 @@ func Mutating(method string) bool {
 
 // Guard authenticates requests and checks their permissions.
 type Guard struct {
-	auth  *auth.Service
-	audit *audit.Log
+	auth   *auth.Service
+	audit  *audit.Log
+	header *signon.Header // nil: no auth proxy
+	// warned is set once an untrusted address sent the proxy's header.
+	warned sync.Once
 }
 
 // New makes a Guard over the auth domain; refused changes go to log.
-func New(a *auth.Service, log *audit.Log) *Guard { return &Guard{auth: a, audit: log} }
+// header, when not nil, is the trusted auth proxy's sign-in.
+func New(a *auth.Service, log *audit.Log, header *signon.Header) *Guard {
+	return &Guard{auth: a, audit: log, header: header}
+}
 
-// Authenticate finds the caller by bearer token or session cookie and
-// stores the principal in the request; a session must also show its CSRF
-// token on mutating requests, in the header or the form field.
+// Authenticate finds the caller by bearer token, the trusted auth proxy's
+// header or the session cookie, and stores the principal in the request.
+// A session must also show its CSRF token on mutating requests, in the
+// header or the form field; a request the proxy vouched for carries no
+// token, so a mutating one must come from this origin (Sec-Fetch-Site,
+// Origin).
 func (g *Guard) Authenticate(c *fiber.Ctx) error {
 	var p auth.Principal
 	var err error
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+	authz := c.Get(fiber.HeaderAuthorization)
+	// An API token of ours wins; another Authorization (an auth proxy
+	// passing its own bearer on) does not hide the proxy's header.
+	ours := strings.HasPrefix(authz, "Bearer "+auth.TokenPrefix)
+	if user := g.proxyUser(c); user != "" && !ours {
+		p, err = g.header.Principal(c.UserContext(), user, c.Get(g.header.GroupsHeader))
+		if err == nil && Mutating(c.Method()) && crossSite(c) {
+			err := errs.Forbidden("a change signed in by the auth proxy must come from a page of this site; this request came from another site (Origin %q, Sec-Fetch-Site %q)", c.Get(fiber.HeaderOrigin), c.Get("Sec-Fetch-Site"))
+			g.denied(c, p, err)
+			return err
+		}
+	} else if h := authz; h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
 			return errs.Unauthorized("expected Authorization: Bearer <api token>")
@@ -69,6 +94,55 @@ func (g *Guard) Authenticate(c *fiber.Ctx) error {
 	c.Locals(localPrincipal, p)
 	httpx.SetUser(c, p.Username)
 	return c.Next()
+}
+
+// proxyUser answers the user the auth proxy's header names, "" when there
+// is none or the request did not come from a trusted proxy: then the
+// header is ignored (the caller is anonymous unless it shows a session or
+// a token), and the first such request is logged.
+func (g *Guard) proxyUser(c *fiber.Ctx) string {
+	if g.header == nil {
+		return ""
+	}
+	user := c.Get(g.header.UserHeader)
+	if user == "" {
+		return ""
+	}
+	if !c.IsProxyTrusted() {
+		g.warned.Do(func() {
+			zerolog.Ctx(c.UserContext()).Warn().Str("header", g.header.UserHeader).Str("remote", c.Context().RemoteIP().String()).
+				Msg("ignoring the auth proxy's user header from an address outside SWARMOPS_TRUSTED_PROXIES (logged once)")
+		})
+		return ""
+	}
+	return user
+}
+
+// crossSite reports whether a browser says the request came from a page of
+// another site: Sec-Fetch-Site (every current browser), else an Origin
+// that is not this host. Scripts send neither and are not refused.
+func crossSite(c *fiber.Ctx) bool {
+	switch c.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "":
+	default: // cross-site, same-site (a sibling subdomain is another origin)
+		return true
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return true
+	}
+	host := c.Hostname()
+	if _, _, err := net.SplitHostPort(host); err != nil && !strings.HasPrefix(host, "[") {
+		// A proxy that passes $host drops the port: compare names only.
+		return u.Hostname() != host
+	}
+	return u.Host != host
 }
 
 func validCSRF(c *fiber.Ctx, want string) bool {

@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/signon"
+	"github.com/swarmops/swarmops/internal/sso"
 	"github.com/swarmops/swarmops/internal/store"
 	"github.com/swarmops/swarmops/internal/store/local"
 )
@@ -32,7 +35,11 @@ type fixture struct {
 // newFixture serves one mutating route that needs ServiceWrite and one
 // read, over a real local store, with an operator logged in and a viewer
 // holding an API token.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTrusting(t, "") }
+
+// newFixtureTrusting is newFixture with an auth proxy's X-Forwarded-User
+// and X-Forwarded-Groups headers believed from trusted (a CIDR; "" none).
+func newFixtureTrusting(t *testing.T, trusted string) *fixture {
 	t.Helper()
 	st, err := local.Open(t.TempDir(), local.Options{})
 	if err != nil {
@@ -56,8 +63,17 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := New(svc, log)
-	app := httpx.New(httpx.Options{Instance: "test", Log: zerolog.Nop()})
+	roles, err := sso.ParseRoleMap("ops=operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := &signon.Header{UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Policy: sso.Policy{Roles: roles}, Auth: svc}
+	g := New(svc, log, header)
+	var proxies []netip.Prefix
+	if trusted != "" {
+		proxies = append(proxies, netip.MustParsePrefix(trusted))
+	}
+	app := httpx.New(httpx.Options{Instance: "test", Log: zerolog.Nop(), TrustedProxies: proxies})
 	ok := func(c *fiber.Ctx) error { return c.SendString("ok " + Principal(c).Username) }
 	app.Post("/c/:cluster/change", g.Authenticate, g.RequirePerm(auth.ServiceWrite), ok)
 	app.Get("/read", g.Authenticate, g.RequirePerm(auth.ServiceRead), ok)
@@ -157,5 +173,54 @@ func TestRequirePerm_TokenRoles(t *testing.T) {
 	bad.Header.Set(fiber.HeaderAuthorization, "Basic dXNlcjpwYXNz")
 	if got, _ := f.do(t, bad); got != 401 {
 		t.Fatalf("basic auth: %d, want 401", got)
+	}
+}
+
+// The auth proxy's header signs in only from a trusted address, and a
+// change it signs in must not come from another site.
+func TestAuthenticate_ProxyHeader(t *testing.T) {
+	req := func(method, path string, h map[string]string) *http.Request {
+		r := httptest.NewRequest(method, path, nil)
+		r.Host = "so.example.com"
+		r.Header.Set("X-Forwarded-User", "pat")
+		r.Header.Set("X-Forwarded-Groups", "dev, ops")
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	// fiber's in-memory test connections come from 0.0.0.0.
+	trusted := newFixtureTrusting(t, "0.0.0.0/32")
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"read", req("GET", "/read", nil), 200},
+		{"change from this site (Sec-Fetch-Site)", req("POST", "/c/prod/change", map[string]string{"Sec-Fetch-Site": "same-origin"}), 200},
+		{"change from this site (Origin)", req("POST", "/c/prod/change", map[string]string{"Origin": "http://so.example.com"}), 200},
+		{"change by a script (neither)", req("POST", "/c/prod/change", nil), 200},
+		{"cross-site change", req("POST", "/c/prod/change", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://so.example.com"}), 403},
+		{"same-site change (a sibling subdomain)", req("POST", "/c/prod/change", map[string]string{"Sec-Fetch-Site": "same-site"}), 403},
+		{"change with another Origin", req("POST", "/c/prod/change", map[string]string{"Origin": "http://evil.example"}), 403},
+		{"an API token of ours wins over the header", req("GET", "/read", map[string]string{"Authorization": "Bearer " + trusted.token}), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, body := trusted.do(t, tc.req); got != tc.want {
+				t.Fatalf("status %d (%s), want %d", got, body, tc.want)
+			}
+		})
+	}
+	if _, body := trusted.do(t, req("GET", "/read", map[string]string{"Authorization": "Bearer " + trusted.token})); body != "ok vic" {
+		t.Fatalf("with a token and the header, the caller is %q, want the token's vic", body)
+	}
+	if u, err := trusted.store.GetUser(context.Background(), "pat"); err != nil || u.Source != auth.MethodHeader || u.Role != "operator" {
+		t.Fatalf("the proxy's user as stored: %+v, %v", u, err)
+	}
+	// From an address outside the trusted proxies the header counts for
+	// nothing: anonymous.
+	untrusted := newFixtureTrusting(t, "10.9.9.9/32")
+	if got, body := untrusted.do(t, req("GET", "/read", nil)); got != 401 {
+		t.Fatalf("the header from an untrusted address: %d %s, want 401", got, body)
 	}
 }

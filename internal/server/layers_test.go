@@ -35,7 +35,7 @@ var layerRules = []layerRule{
 	{
 		Why: "the domain never depends on fiber, a store backend, a lock backend or a transport",
 		From: []string{mod + "internal/swarm", mod + "internal/auth", mod + "internal/audit", mod + "internal/idempotency",
-			mod + "internal/stack", mod + "internal/registry", mod + "internal/seal", mod + "internal/state"},
+			mod + "internal/stack", mod + "internal/registry", mod + "internal/seal", mod + "internal/state", mod + "internal/signon", mod + "internal/sso"},
 		Not: []string{"github.com/gofiber/fiber", "github.com/valyala/fasthttp", "github.com/redis/go-redis", "github.com/go-redsync/redsync",
 			"go.etcd.io/bbolt", mod + "internal/store/local", mod + "internal/store/redis", mod + "internal/lock/local",
 			mod + "internal/lock/redis", mod + "internal/httpapi", mod + "internal/webui", mod + "internal/httpauth", mod + "internal/httpx",

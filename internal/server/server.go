@@ -30,6 +30,7 @@ import (
 	redislock "github.com/swarmops/swarmops/internal/lock/redis"
 	"github.com/swarmops/swarmops/internal/registry"
 	"github.com/swarmops/swarmops/internal/seal"
+	"github.com/swarmops/swarmops/internal/signon"
 	"github.com/swarmops/swarmops/internal/state"
 	"github.com/swarmops/swarmops/internal/store"
 	localstore "github.com/swarmops/swarmops/internal/store/local"
@@ -177,12 +178,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		}, func() float64 { return float64(rs.UnreplicatedWrites()) }))
 	}
 	auditLog := audit.New(st, cfg.InstanceID)
-	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL})
+	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL, PasswordOff: !cfg.LocalLogin})
+	methods := signOnMethods(cfg, authSvc, st)
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
 	registries := registry.NewService(st, auditLog, box)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box,
 		OperatorBindPaths: cfg.OperatorBindPaths, RegistryAuth: registries.AuthFor})
-	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log})
+	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log, SignOn: methods})
 	if err != nil {
 		pool.Close()
 		_ = st.Close()
@@ -201,6 +203,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 			return gate.check()
 		},
 		Instance: cfg.InstanceID, Version: version.Version, Commit: version.Commit, SessionTTL: cfg.SessionTTL,
+		SignOn: methods,
 	})
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log,
 		Streams: httpx.StreamLimits{PerUser: cfg.StreamsPerUser, PerInstance: cfg.StreamsPerInstance, LogTailMax: cfg.LogTailMax}})
@@ -219,6 +222,29 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	api.Register(app)
 	ui.Register(app) // after the API: its catch-all answers pages that do not exist
 	return s, nil
+}
+
+// signOnMethods builds the sign-in methods cfg turns on. The OIDC
+// provider is not contacted here: an unreachable one must not stop the
+// start (its sign-ins answer why until it answers).
+func signOnMethods(cfg config.Config, a *auth.Service, st store.LoginStates) signon.Methods {
+	m := signon.Methods{Password: cfg.LocalLogin}
+	if cfg.OIDCIssuer != "" {
+		postLogout := ""
+		if cfg.PublicURL != "" {
+			postLogout = cfg.PublicURL + "/login"
+		}
+		m.OIDC = signon.NewOIDC(signon.OIDCConfig{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL: cfg.OIDCRedirectURL, Scopes: cfg.OIDCScopes, Name: cfg.OIDCName,
+			UsernameClaim: cfg.OIDCUsernameClaim, GroupsClaim: cfg.OIDCGroupsClaim,
+			PostLogoutURL: postLogout, Policy: cfg.SSOPolicy(),
+		}, a, st)
+	}
+	if cfg.AuthHeader != "" {
+		m.Header = &signon.Header{UserHeader: cfg.AuthHeader, GroupsHeader: cfg.AuthGroupsHeader, Policy: cfg.SSOPolicy(), Auth: a}
+	}
+	return m
 }
 
 // listenMetrics opens SWARMOPS_METRICS_LISTEN, served from Serve: exactly

@@ -22,6 +22,7 @@ type Store interface {
 	Idempotency
 	StackRevisions
 	Meta
+	LoginStates
 
 	// Kind names the backend: "local" or "redis".
 	Kind() string
@@ -87,6 +88,17 @@ type User struct {
 	// sessions of the one before. 0 (records of older builds) matches
 	// sessions without an epoch.
 	CredentialEpoch int64 `json:"credential_epoch,omitempty"`
+	// Source says where the user signs in: "" (local, a password), "oidc"
+	// or "header" (an auth proxy). Single sign-on never takes over a user
+	// of another source, whatever the name.
+	Source string `json:"source,omitempty"`
+	// Subject is the identity provider's "issuer|sub" for OIDC users, the
+	// key they are found by at every login.
+	Subject string `json:"subject,omitempty"`
+	// Disabled is set when single sign-on refused the user at their last
+	// login (deny list, groups that no longer map): their sessions and API
+	// tokens are refused until a login lets them in again.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Users holds accounts; usernames are unique.
@@ -122,6 +134,9 @@ type Session struct {
 	// CredentialEpoch is the user's User.CredentialEpoch when the session
 	// was made; the session ends when the user's changes.
 	CredentialEpoch int64 `json:"credential_epoch,omitempty"`
+	// Method is how the session signed in: "" (password) or "oidc"; an
+	// OIDC session's logout also sends the browser to the provider's.
+	Method string `json:"method,omitempty"`
 }
 
 // Sessions holds sessions until they expire. Expired sessions are never
@@ -195,6 +210,19 @@ type Registries interface {
 	// UpdateRegistry replaces a stored registry; errs.ErrNotFound if absent.
 	UpdateRegistry(ctx context.Context, r Registry) error
 	DeleteRegistry(ctx context.Context, name string) error
+}
+
+// LoginStates holds sign-ons in progress: what an identity provider's
+// redirect back must match (the OIDC state, nonce and PKCE verifier), for a
+// few minutes, on every instance.
+type LoginStates interface {
+	// PutLoginState stores value under id until ttl has passed;
+	// errs.ErrConflict when id is taken.
+	PutLoginState(ctx context.Context, id string, value []byte, ttl time.Duration) error
+	// TakeLoginState answers the value stored under id and removes it, in
+	// one step: of callers taking the same id at once, on any instance,
+	// one gets it. errs.ErrNotFound when there is none or it expired.
+	TakeLoginState(ctx context.Context, id string) ([]byte, error)
 }
 
 // Meta holds the store's own small documents (the schema version), by

@@ -18,6 +18,7 @@ import (
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/signon"
 	"github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/web"
 )
@@ -30,6 +31,8 @@ type Deps struct {
 	Log   zerolog.Logger
 	// Now answers the current time (tests fix it).
 	Now func() time.Time
+	// SignOn are the sign-in methods on offer.
+	SignOn signon.Methods
 }
 
 // UI is the web UI.
@@ -57,7 +60,7 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UI{Deps: d, guard: httpauth.New(d.Auth, d.Audit), tpl: t, assets: a}, nil
+	return &UI{Deps: d, guard: httpauth.New(d.Auth, d.Audit, d.SignOn.Header), tpl: t, assets: a}, nil
 }
 
 // UserRef is who is logged in, as pages show it.
@@ -260,7 +263,7 @@ func (u *UI) catch(c *fiber.Ctx) error {
 	status, body, retry := httpx.Classify(err)
 	if status == fiber.StatusUnauthorized {
 		httpauth.ClearSessionCookie(c)
-		return c.Redirect("/login?next="+url.QueryEscape(localPath(c.OriginalURL())), fiber.StatusSeeOther)
+		return c.Redirect("/login?next="+url.QueryEscape(httpx.LocalPath(c.OriginalURL())), fiber.StatusSeeOther)
 	}
 	log := zerolog.Ctx(c.UserContext())
 	if status >= 500 && status != fiber.StatusServiceUnavailable && status != fiber.StatusBadGateway {
@@ -306,19 +309,6 @@ func statusTitle(status int) string {
 		return "Something SwarmOps needs is down"
 	}
 	return "Something went wrong"
-}
-
-// localPath keeps redirect targets on this site: a path, never a URL with
-// a scheme or host, however a browser would read it (browsers drop tabs
-// and newlines and take "\\" for "/", so "/\t/evil" is "//evil").
-func localPath(p string) string {
-	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(p, "/") ||
-		strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") ||
-		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return "/"
-	}
-	return p
 }
 
 // ctx is the request's context, carrying its deadline, logger and actor.

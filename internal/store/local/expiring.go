@@ -262,3 +262,50 @@ func (s *Store) AbortIdempotent(_ context.Context, owner, key string) error {
 		return tx.Bucket(bucketIdem).Delete([]byte(key))
 	})
 }
+
+// loginState is a sign-on in progress.
+type loginState struct {
+	Value     []byte    `json:"value"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// PutLoginState stores value under id until ttl has passed;
+// errs.ErrConflict when id is taken.
+func (s *Store) PutLoginState(_ context.Context, id string, value []byte, ttl time.Duration) error {
+	return s.update("put login state", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLoginStates)
+		var old loginState
+		ok, err := getJSON(b, []byte(id), &old)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if ok && now.Before(old.ExpiresAt) {
+			return errs.Conflict("login state already exists")
+		}
+		return putJSON(b, []byte(id), loginState{Value: value, ExpiresAt: now.Add(ttl)})
+	})
+}
+
+// TakeLoginState answers the value stored under id and removes it.
+func (s *Store) TakeLoginState(_ context.Context, id string) ([]byte, error) {
+	var st loginState
+	err := s.update("take login state", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLoginStates)
+		ok, err := getJSON(b, []byte(id), &st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.NotFound("login state not found")
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if !s.now().Before(st.ExpiresAt) {
+			return errs.NotFound("login state expired")
+		}
+		return nil
+	})
+	return st.Value, err
+}

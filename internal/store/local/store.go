@@ -25,27 +25,28 @@ const FileName = "swarmops.db"
 const sweepEvery = time.Minute
 
 var (
-	bucketClusters   = []byte("clusters")        // name -> Cluster
-	bucketMeta       = []byte("meta")            // keyDefault -> cluster name
-	bucketUsers      = []byte("users")           // username -> User
-	bucketSessions   = []byte("sessions")        // id -> Session
-	bucketTokens     = []byte("tokens")          // hash -> Token
-	bucketTokenNames = []byte("token_names")     // username -> {name -> hash}
-	bucketRegistries = []byte("registries")      // name -> Registry
-	bucketAudit      = []byte("audit")           // big-endian sequence -> AuditRecord
-	bucketThrottle   = []byte("throttle")        // key -> counter
-	bucketIdem       = []byte("idempotency")     // key -> idemEntry
-	bucketStackRevs  = []byte("stack_revisions") // cluster -> stack -> big-endian number -> StackRevision
+	bucketClusters    = []byte("clusters")        // name -> Cluster
+	bucketMeta        = []byte("meta")            // keyDefault -> cluster name
+	bucketUsers       = []byte("users")           // username -> User
+	bucketSessions    = []byte("sessions")        // id -> Session
+	bucketTokens      = []byte("tokens")          // hash -> Token
+	bucketTokenNames  = []byte("token_names")     // username -> {name -> hash}
+	bucketRegistries  = []byte("registries")      // name -> Registry
+	bucketAudit       = []byte("audit")           // big-endian sequence -> AuditRecord
+	bucketThrottle    = []byte("throttle")        // key -> counter
+	bucketIdem        = []byte("idempotency")     // key -> idemEntry
+	bucketStackRevs   = []byte("stack_revisions") // cluster -> stack -> big-endian number -> StackRevision
+	bucketLoginStates = []byte("login_states")    // id -> loginState
 
 	keyDefault = []byte("default_cluster")
 
 	allBuckets = [][]byte{
 		bucketClusters, bucketMeta, bucketUsers, bucketSessions, bucketTokens,
 		bucketTokenNames, bucketRegistries, bucketAudit, bucketThrottle, bucketIdem,
-		bucketStackRevs,
+		bucketStackRevs, bucketLoginStates,
 	}
 	// expiringBuckets hold JSON values with an "expires_at" field.
-	expiringBuckets = [][]byte{bucketSessions, bucketThrottle, bucketIdem}
+	expiringBuckets = [][]byte{bucketSessions, bucketThrottle, bucketIdem, bucketLoginStates}
 )
 
 // Options tunes a Store; zero values take the defaults.

@@ -260,3 +260,43 @@ func (s *Store) AbortIdempotent(ctx context.Context, owner, key string) error {
 		return err
 	}))
 }
+
+func (s *Store) loginStateKey(id string) string { return s.key("login-state", id) }
+
+// PutLoginState stores value under id until ttl has passed;
+// errs.ErrConflict when id is taken.
+func (s *Store) PutLoginState(ctx context.Context, id string, value []byte, ttl time.Duration) error {
+	const op = "put login state"
+	var ok bool
+	err := s.write(ctx, op, func(c goredis.Cmdable) error {
+		var err error
+		ok, err = c.SetNX(ctx, s.loginStateKey(id), value, max(ttl, time.Millisecond)).Result()
+		return err
+	})
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if !ok {
+		return errs.Conflict("login state already exists")
+	}
+	return nil
+}
+
+// TakeLoginState answers the value stored under id and removes it (GETDEL:
+// one step, so a state is used once whichever instance takes it).
+func (s *Store) TakeLoginState(ctx context.Context, id string) ([]byte, error) {
+	const op = "take login state"
+	var v []byte
+	err := s.write(ctx, op, func(c goredis.Cmdable) error {
+		var err error
+		v, err = c.GetDel(ctx, s.loginStateKey(id)).Bytes()
+		return err
+	})
+	if errors.Is(err, goredis.Nil) {
+		return nil, errs.NotFound("login state not found")
+	}
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return v, nil
+}

@@ -42,7 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StackRevisionsRoundTrip", testStackRevisionsRoundTrip},
 		{"StackRevisionsCap", testStackRevisionsCap},
 		{"ConcurrentStackRevisions", testConcurrentStackRevisions}, {"RevisedStacks", testRevisedStacks}, {"PutStackRevision", testPutStackRevision},
-		{"Meta", testMeta},
+		{"Meta", testMeta}, {"LoginStates", testLoginStates},
 		{"ChangeUser", testChangeUser}, {"SessionEpoch", testSessionEpoch}, {"UndoFailure", testUndoFailure},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}

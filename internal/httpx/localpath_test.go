@@ -1,4 +1,4 @@
-package webui
+package httpx
 
 import "testing"
 
@@ -9,8 +9,8 @@ func TestLocalPath(t *testing.T) {
 		"https://evil.example/": "/", "javascript:alert(1)": "/", "/ok%2F%2Fstill-a-path": "/ok%2F%2Fstill-a-path",
 		"/x\x7f": "/", "relative/path": "/",
 	} {
-		if got := localPath(in); got != want {
-			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		if got := LocalPath(in); got != want {
+			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
