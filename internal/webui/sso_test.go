@@ -297,6 +297,18 @@ func TestSSO_Browser(t *testing.T) {
 	}
 	s.clean("a page after carol's refusal")
 
+	// The local admin's users page marks bob as an OIDC user, with no
+	// password to set.
+	b.login("admin", apitest.AdminPassword)
+	b.open("/users")
+	if got := b.text(`#user-bob`); !strings.Contains(got, "oidc") || !strings.Contains(got, "no password: signs in through oidc") {
+		t.Errorf("bob's row on the users page says %q, want the oidc mark and no password form", got)
+	}
+	if n := b.count(`#user-bob input[type=password]`) + b.count(`#user-admin input[type=password]`); n != 1 {
+		t.Errorf("the users page offers %d password fields for bob and admin, want 1 (admin's only)", n)
+	}
+	s.clean("the users page with an OIDC user")
+
 	// With password sign-in off the page has the button only.
 	off := startSSOUI(t, func(c *config.Config) { c.LocalLogin = false })
 	if st := off.b.open("/login"); st != http.StatusOK {
