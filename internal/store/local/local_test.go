@@ -133,6 +133,7 @@ func TestSweep(t *testing.T) {
 	must(err)
 	_, _, err = s.ClaimIdempotent(ctx, "", "k", "fp", time.Minute, 0)
 	must(err)
+	must(s.PutLoginState(ctx, "st", []byte("v"), time.Minute))
 
 	clk.Add(2 * time.Minute)
 	must(s.sweep())
@@ -144,7 +145,7 @@ func TestSweep(t *testing.T) {
 		return nil
 	})
 	must(err)
-	if d := cmp.Diff(counts, map[string]int{"sessions": 1, "throttle": 0, "idempotency": 0}); d != "" {
+	if d := cmp.Diff(counts, map[string]int{"sessions": 1, "throttle": 0, "idempotency": 0, "login_states": 0}); d != "" {
 		t.Errorf("entries after sweep (-got +want)\n%s", d)
 	}
 	if _, err := s.GetSession(ctx, "long"); err != nil {
