@@ -40,11 +40,13 @@ test-deps:
 
 # Engines, Redis, nginx and Chromium are started by the tests themselves
 # (internal/testenv) and stopped when each test binary ends; the sweep
-# afterwards removes what a crashed or killed test binary left behind.
+# afterwards removes what a crashed or killed test binary left behind. The
+# race detector is on (it needs cgo: test-deps installs gcc); the binaries
+# the tests run as separate processes are built without it, as shipped.
 test: test-deps
 	$(GO) vet ./...
 	$(GO) run ./internal/testenv/cmd/testenv-sweep
-	$(GO) test -count=1 -timeout 80m $(TESTFLAGS) ./... ; status=$$?; \
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 80m $(TESTFLAGS) ./... ; status=$$?; \
 	$(GO) run ./internal/testenv/cmd/testenv-sweep; exit $$status
 
 # screenshots runs the web UI's browser tests, which save a PNG of each page

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -213,25 +214,29 @@ func TestHA(t *testing.T) {
 				t.Errorf("%s /readyz while Redis is down: %d %v %s; want 503 naming redis", in.ID, st, err, body)
 			}
 		}
-		up := time.Now()
 		if err := r.Start(); err != nil {
 			t.Fatalf("start redis: %v", err)
 		}
+		up := time.Now()
 		// Recovery: every instance ready and the session valid again within
 		// 5 s of Redis answering, without restarting anything.
-		testenv.Poll(t, 5*time.Second, "every instance ready and reads through nginx succeeding after Redis returned", func() error {
-			for _, in := range ins {
-				if st, body, _, err := get(in.URL+"/readyz", ""); err != nil || st != 200 {
-					return fmt.Errorf("%s /readyz: %d %v %s", in.ID, st, err, body)
+		recoverWithin(t, up, 5*time.Second, "Redis accepted connections again",
+			"every instance's /readyz 200 and GET /api/v1/auth/me 200 through nginx", func(c *http.Client) error {
+				var seen []string
+				for _, in := range ins {
+					if st, body, _, err := do(c, http.MethodGet, in.URL+"/readyz", session{}, nil, nil); err != nil || st != 200 {
+						seen = append(seen, fmt.Sprintf("%s /readyz: %d %v %.200s", in.ID, st, err, body))
+					}
 				}
-			}
-			if st, body, _, err := get(x.URL+"/api/v1/auth/me", s.Cookie); err != nil || st != 200 {
-				return fmt.Errorf("through nginx: %d %v %s", st, err, body)
-			}
-			return nil
-		})
+				if st, body, _, err := do(c, http.MethodGet, x.URL+"/api/v1/auth/me", s, nil, nil); err != nil || st != 200 {
+					seen = append(seen, fmt.Sprintf("/api/v1/auth/me through nginx: %d %v %.200s", st, err, body))
+				}
+				if len(seen) > 0 {
+					return errors.New(strings.Join(seen, "; "))
+				}
+				return nil
+			})
 		green := time.Now()
-		t.Logf("green %s after Redis accepted connections again", green.Sub(up).Round(time.Millisecond))
 		l.waitMore(t, 200)
 		all := l.Stop()
 
@@ -312,22 +317,56 @@ func TestRedisDownAtStart(t *testing.T) {
 	up := time.Now()
 	// Polled through /readyz and the log, not by logging in: failed logins
 	// (no admin yet) count towards the login throttle.
-	testenv.Poll(t, 5*time.Second, "ready and the first admin created after Redis came up", func() error {
-		if st, body, _, err := get(in.URL+"/readyz", ""); err != nil || st != 200 {
-			return fmt.Errorf("/readyz: %d %v %s", st, err, body)
+	recoverWithin(t, up, 5*time.Second, "Redis accepted connections", "/readyz 200 and the first admin's creation in the log", func(c *http.Client) error {
+		var seen []string
+		if st, body, _, err := do(c, http.MethodGet, in.URL+"/readyz", session{}, nil, nil); err != nil || st != 200 {
+			seen = append(seen, fmt.Sprintf("/readyz: %d %v %.200s", st, err, body))
 		}
 		if !slices.ContainsFunc(logLines(in.Log), func(m map[string]any) bool {
 			return strings.HasPrefix(fmt.Sprint(m["message"]), "created user admin")
 		}) {
-			return fmt.Errorf("no first admin yet")
+			seen = append(seen, "no \"created user admin\" line in the log yet")
+		}
+		if len(seen) > 0 {
+			return errors.New(strings.Join(seen, "; "))
 		}
 		return nil
 	})
-	t.Logf("usable %s after Redis accepted connections", time.Since(up).Round(time.Millisecond))
 	if _, err := login(in.URL); err != nil {
 		t.Errorf("first admin cannot log in: %v", err)
 	}
 	if !in.Running() {
 		t.Errorf("instance exited: %v", in.err)
+	}
+}
+
+// recoverWithin checks a promise of recovery within limit of an event at
+// since ("ready within 5 s of Redis answering"). It calls check every
+// 100 ms, with a client whose requests give up after a second, and returns
+// once a check that began by since+limit answers nil. Otherwise it
+// fails the test saying what it waited for, after what, for how long, how
+// many checks it made, and what the last one saw.
+func recoverWithin(t *testing.T, since time.Time, limit time.Duration, event, what string, check func(c *http.Client) error) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second}
+	deadline := since.Add(limit)
+	for n := 1; ; n++ {
+		began := time.Now()
+		err := check(c)
+		if err == nil && began.After(deadline) {
+			t.Fatalf("waited %s after %s for %s: the first check to pass began %s after, too late",
+				limit, event, what, began.Sub(since).Round(time.Millisecond))
+		}
+		if err == nil {
+			t.Logf("%s %s after %s", what, began.Sub(since).Round(time.Millisecond), event)
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("waited %s after %s for %s: %d checks, none passed; the last, %s after, saw: %v",
+				limit, event, what, n, began.Sub(since).Round(time.Millisecond), err)
+		}
+		next := time.NewTimer(min(100*time.Millisecond, left))
+		<-next.C
 	}
 }

@@ -106,6 +106,11 @@ func redisEnv(t testing.TB, r *testenv.RedisServer, prefix string) map[string]st
 	}
 }
 
+// stopWait is how long an instance may take to stop after SIGTERM: its
+// drain (SWARMOPS_SHUTDOWN_DRAIN) and closing streams take seconds, never
+// this long.
+const stopWait = 45 * time.Second
+
 // startInstance runs `swarmops serve` on a free loopback port with env
 // (plus defaults for tests) and stops it when the test ends.
 func startInstance(t testing.TB, id string, env map[string]string) *instance {
@@ -172,10 +177,10 @@ func startBinaryAt(t testing.TB, bin, id, addr string, env map[string]string) *i
 	}()
 	t.Cleanup(func() {
 		in.Term()
-		if err := in.Wait(45 * time.Second); err != nil {
-			t.Logf("swarmops %s: %v", id, err)
+		if in.Wait(stopWait) != nil {
 			_ = in.cmd.Process.Kill()
 			<-in.done
+			t.Errorf("swarmops %s: sent SIGTERM and waited %s for the process to exit; it was still running, so it was killed", id, stopWait)
 		}
 		if t.Failed() {
 			t.Logf("swarmops %s log (%s), last lines:\n%s", id, in.Log, tailFile(in.Log, 3000))

@@ -39,6 +39,9 @@ func TestRecord(t *testing.T) {
 	l.Record(ctx, "", "service.update", "prod", "web", errs.Invalid("ports[0]", "expected host:container").With(errors.New("cause with a secret")))
 	l.Record(ctx, "bob", "auth.login", "", "bob", errors.New("redis at 10.0.0.1 said: password hunter2 wrong"))
 	want := []string{"alice service.scale prod web r-1 i-1 ok ", "alice service.update prod web r-1 i-1 error ports[0]: expected host:container", "bob auth.login  bob r-1 i-1 error internal error"}
+	if len(st.got) != len(want) {
+		t.Fatalf("stored %d records, want %d: %+v", len(st.got), len(want), st.got)
+	}
 	for i, r := range st.got {
 		got := strings.Join([]string{r.User, r.Action, r.Cluster, r.Target, r.RequestID, r.Instance, r.Result, r.Error}, " ")
 		if got != want[i] {

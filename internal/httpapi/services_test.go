@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -65,6 +66,21 @@ func runningImages(t *testing.T, n *testenv.Node, service string) ([]string, err
 		out = append(out, img)
 	}
 	return out, nil
+}
+
+// asJSON answers v as a JSON decoder would hand it back (numbers as
+// float64, lists as []any), so a sent value compares with an answered one.
+func asJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal %v: %v", v, err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("unmarshal %s: %v", b, err)
+	}
+	return out
 }
 
 // TestServices_EveryFieldLikeTheCLI creates a service with every field of
@@ -149,7 +165,7 @@ func TestServices_EveryFieldLikeTheCLI(t *testing.T) {
 	}
 	admin.MustDo(http.MethodGet, "/api/v1/clusters/sf/services/sf-api", nil, &detail, 200)
 	for _, k := range []string{"env", "secrets", "configs", "networks", "healthcheck", "resources", "mounts", "constraints"} {
-		if diff := cmp.Diff(fmt.Sprint(detail.Form[k]), fmt.Sprint(form[k])); diff != "" && k != "resources" && k != "healthcheck" {
+		if diff := cmp.Diff(detail.Form[k], asJSON(t, form[k])); diff != "" {
 			t.Errorf("form.%s (-got +sent):\n%s", k, diff)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"go.uber.org/goleak"
 
-	"github.com/swarmops/swarmops/internal/httpx"
 	sw "github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/testenv"
 )
@@ -61,9 +60,7 @@ func taskTags(n *testenv.Node, service string) ([]string, error) {
 var stackLogLine = regexp.MustCompile(`^(\S+) (\S+) \| (.*)$`)
 
 func TestStackLogs(t *testing.T) {
-	defer func(d time.Duration) { httpx.Heartbeat = d }(httpx.Heartbeat)
-	httpx.Heartbeat = 200 * time.Millisecond
-	swm, _, admin := sharedCluster(t, "sl")
+	swm, admin := quietCluster(t, "sl") // only the connection can tell a client left
 	m := swm.Managers[0]
 	const stack = "stlg"
 	createStackService(t, m, stack, "api", 1)
@@ -154,7 +151,6 @@ func TestStackLogs(t *testing.T) {
 	// streams and every goroutine behind them end.
 	for _, sse := range []bool{true, false} {
 		t.Run(fmt.Sprintf("follow sse=%v", sse), func(t *testing.T) {
-			httpx.Heartbeat = time.Hour // only the connection can tell
 			ignore := goleak.IgnoreCurrent()
 			resp, cancel := openStream(t, admin, logs+"?follow=true&tail=all", sse)
 			ct, prefix := "text/plain; charset=utf-8", ""

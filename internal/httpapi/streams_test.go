@@ -17,7 +17,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/swarmops/swarmops/internal/apitest"
-	"github.com/swarmops/swarmops/internal/httpx"
 	"github.com/swarmops/swarmops/internal/server"
 	sw "github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/testenv"
@@ -93,10 +92,20 @@ func readUntilNot(t *testing.T, in <-chan string, want, bad string, timeout time
 	}
 }
 
+// quietCluster registers the shared swarm as a cluster of a fresh instance
+// whose streams send no heartbeat within a test (one an hour), so that only
+// the connection can tell the server that a client went away.
+func quietCluster(t *testing.T, name string) (*testenv.Swarm, *apitest.Client) {
+	t.Helper()
+	sw := testenv.SharedSwarm(t)
+	in := apitest.Start(t, apitest.Config(t), server.WithStreamHeartbeat(time.Hour))
+	admin := in.Admin(t)
+	register(t, admin, name, sw.Managers[0].Endpoint)
+	return sw, admin
+}
+
 func TestServices_Logs(t *testing.T) {
-	defer func(d time.Duration) { httpx.Heartbeat = d }(httpx.Heartbeat)
-	httpx.Heartbeat = 200 * time.Millisecond
-	swm, _, admin := sharedCluster(t, "lg")
+	swm, admin := quietCluster(t, "lg")
 	m := swm.Managers[0]
 	admin.MustDo(http.MethodPost, "/api/v1/clusters/lg/services", map[string]any{
 		"name": "lg", "image": testenv.HelloImage1, "replicas": 1, "env": []string{"HELLO_LINES=5"},
@@ -131,10 +140,10 @@ func TestServices_Logs(t *testing.T) {
 	// Following streams, as server-sent events and as plain text (which
 	// has no heartbeat to notice a client with); when the client goes
 	// away from a quiet service, the engine stream and every goroutine
-	// behind it end.
+	// behind it end. The instance's heartbeat is an hour: only the
+	// connection can tell.
 	for _, sse := range []bool{true, false} {
 		t.Run(fmt.Sprintf("follow sse=%v", sse), func(t *testing.T) {
-			httpx.Heartbeat = time.Hour // only the connection can tell
 			ignore := goleak.IgnoreCurrent()
 			resp, cancel := openStream(t, admin, "/api/v1/clusters/lg/services/lg/logs?follow=true&tail=all", sse)
 			want, ct := "| line 5", "text/plain; charset=utf-8"

@@ -28,7 +28,8 @@ type Options struct {
 	// RequestTimeout bounds the context of every request (5 min when 0);
 	// streams run on a context of their own.
 	RequestTimeout time.Duration
-	// Streams bound event and log streams (AcquireStream, LogTailMax).
+	// Streams bound event and log streams (AcquireStream, LogTailMax) and
+	// set their heartbeat, recheck and write timings.
 	Streams StreamLimits
 	// ReadTimeout bounds reading a request (60s when 0).
 	ReadTimeout time.Duration
@@ -78,7 +79,7 @@ func New(o Options) *fiber.App {
 		BodyLimit:     o.BodyLimit,
 		ReadTimeout:   o.ReadTimeout,
 		// Writing an answer (after its handler) may take this long; a
-		// stream renews its deadline with each write (StreamWriteTimeout).
+		// stream renews its deadline with each write (StreamLimits.WriteTimeout).
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		// X-Forwarded-Proto (secure cookies) only from trusted proxies

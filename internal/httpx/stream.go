@@ -26,28 +26,14 @@ type StreamItem struct {
 	Data  string
 }
 
-// Heartbeat is how often an idle stream writes a comment, so proxies keep
-// the connection open and a vanished client is noticed.
-var Heartbeat = 15 * time.Second
-
-// RecheckEvery is how often an open stream asks StreamOptions.Recheck
-// whether its caller may still read it; a credential taken back ends the
-// stream within this time (plus one store read).
-var RecheckEvery = 5 * time.Second
-
-// StreamWriteTimeout bounds each write of a stream to its client: a client
-// that stops reading is cut off instead of holding the stream, its engine
-// connection and a stream slot. Heartbeats and items renew it.
-var StreamWriteTimeout = 30 * time.Second
-
 // StreamOptions say how a stream is answered and when it ends early.
 type StreamOptions struct {
 	// Stopping ends the stream when the server shuts down.
 	Stopping context.Context
 	// SSE answers server-sent events; otherwise text/plain lines.
 	SSE bool
-	// Recheck, when set, is called every RecheckEvery while the stream is
-	// open. An unauthorized or forbidden answer ends the stream at once,
+	// Recheck, when set, is called every StreamLimits.RecheckEvery while
+	// the stream is open. An unauthorized or forbidden answer ends the stream at once,
 	// any other error when the next check fails too (a store that blinks
 	// does not cut every stream); the stream then ends with its reason:
 	// "event: end" for server-sent events, a last "[stream ended: ...]"
@@ -84,6 +70,7 @@ func Stream(c *fiber.Ctx, o StreamOptions, produce func(ctx context.Context, out
 		c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	}
 	slot, _ := c.Locals(localStreamSlot).(*streamSlot)
+	limits := limitsOf(c)
 	stopping := o.Stopping
 	if stopping == nil {
 		stopping = context.Background()
@@ -103,7 +90,7 @@ func Stream(c *fiber.Ctx, o StreamOptions, produce func(ctx context.Context, out
 		result <- produce(ctx, items)
 	}()
 	if o.Recheck != nil {
-		go recheck(ctx, cancel, o.Recheck)
+		go recheck(ctx, cancel, limits.RecheckEvery, o.Recheck)
 	}
 	// Watch the connection itself, which says EOF as soon as the client
 	// goes away; heartbeats only keep proxies from closing idle streams.
@@ -118,14 +105,14 @@ func Stream(c *fiber.Ctx, o StreamOptions, produce func(ctx context.Context, out
 			}
 			slot.release()
 		}()
-		// Each write may take StreamWriteTimeout; the server copies what
+		// Each write may take limits.WriteTimeout; the server copies what
 		// is flushed here to the connection, whose deadline this is.
 		arm := func() {
 			if conn != nil {
-				_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+				_ = conn.SetWriteDeadline(time.Now().Add(limits.WriteTimeout))
 			}
 		}
-		beat := time.NewTicker(Heartbeat)
+		beat := time.NewTicker(limits.Heartbeat)
 		defer beat.Stop()
 		if sse {
 			arm()
@@ -176,10 +163,10 @@ func Stream(c *fiber.Ctx, o StreamOptions, produce func(ctx context.Context, out
 	return nil
 }
 
-// recheck asks check every RecheckEvery until ctx ends, and ends the
-// stream (cancel, with the reason) when the caller may no longer read it.
-func recheck(ctx context.Context, cancel context.CancelCauseFunc, check func(context.Context) error) {
-	tick := time.NewTicker(RecheckEvery)
+// recheck asks check every interval until ctx ends, and ends the stream
+// (cancel, with the reason) when the caller may no longer read it.
+func recheck(ctx context.Context, cancel context.CancelCauseFunc, every time.Duration, check func(context.Context) error) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	failed := 0
 	for {
@@ -188,7 +175,7 @@ func recheck(ctx context.Context, cancel context.CancelCauseFunc, check func(con
 			return
 		case <-tick.C:
 		}
-		cctx, stop := context.WithTimeout(ctx, RecheckEvery)
+		cctx, stop := context.WithTimeout(ctx, every)
 		err := check(cctx)
 		stop()
 		switch {

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -35,11 +36,9 @@ func serve(t *testing.T, app *fiber.App) string {
 // does not hold a stream (and what feeds it) forever: the write deadline
 // ends it.
 func TestStream_WriteDeadlineCutsAStalledClient(t *testing.T) {
-	defer func(d time.Duration) { StreamWriteTimeout = d }(StreamWriteTimeout)
-	StreamWriteTimeout = 300 * time.Millisecond
 	done := make(chan struct{})
 	var sent atomic.Int64
-	app := New(Options{Log: zerolog.Nop()})
+	app := New(Options{Log: zerolog.Nop(), Streams: StreamLimits{WriteTimeout: 300 * time.Millisecond}})
 	line := strings.Repeat("x", 32<<10)
 	app.Get("/s", func(c *fiber.Ctx) error {
 		return Stream(c, StreamOptions{}, func(ctx context.Context, out chan<- StreamItem) error {
@@ -76,9 +75,7 @@ func TestStream_WriteDeadlineCutsAStalledClient(t *testing.T) {
 // out ends with the reason (an `end` event, or a last text line); a check
 // that fails once for another reason does not end it, twice does.
 func TestStream_RecheckEndsTheStream(t *testing.T) {
-	defer func(d time.Duration) { RecheckEvery = d }(RecheckEvery)
-	RecheckEvery = 50 * time.Millisecond
-	app := New(Options{Log: zerolog.Nop()})
+	app := New(Options{Log: zerolog.Nop(), Streams: StreamLimits{RecheckEvery: 50 * time.Millisecond}})
 	// Each stream sends "tick" lines for a second, then ends by itself.
 	checks := map[string]func(n int) error{
 		"revoked": func(n int) error {
@@ -205,5 +202,84 @@ func TestStreamSlots(t *testing.T) {
 	}
 	if _, err := s.acquire("cid"); !errors.Is(err, errs.ErrRateLimited) {
 		t.Fatalf("a second release freed a second slot: %v", err)
+	}
+}
+
+// TestStream_HeartbeatPerApp: each app beats at its own StreamLimits
+// heartbeat, set when it is made; two apps serving at once do not share it.
+func TestStream_HeartbeatPerApp(t *testing.T) {
+	idle := func(c *fiber.Ctx) error {
+		return Stream(c, StreamOptions{SSE: true}, func(ctx context.Context, _ chan<- StreamItem) error {
+			<-ctx.Done()
+			return nil
+		})
+	}
+	fast := New(Options{Log: zerolog.Nop(), Streams: StreamLimits{Heartbeat: 20 * time.Millisecond}})
+	fast.Get("/s", idle)
+	quiet := New(Options{Log: zerolog.Nop(), Streams: StreamLimits{Heartbeat: time.Hour}})
+	quiet.Get("/s", idle)
+	open := func(addr string) <-chan string {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/s", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		out := make(chan string, 1024)
+		go func() {
+			defer close(out)
+			br := bufio.NewReader(resp.Body)
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				out <- strings.TrimSpace(l)
+			}
+		}()
+		return out
+	}
+	next := func(lines <-chan string, what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s: stream ended", what)
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no line within 10s", what)
+		}
+		return ""
+	}
+	quietLines := open(serve(t, quiet))
+	if l := next(quietLines, "the quiet app's stream"); l != ": stream open" {
+		t.Fatalf("the quiet app's stream began %q, want \": stream open\"", l)
+	}
+	fastLines := open(serve(t, fast))
+	for pings := 0; pings < 3; {
+		switch l := next(fastLines, "the fast app's stream (heartbeat 20ms)"); l {
+		case ": ping":
+			pings++
+		case "", ": stream open":
+		default:
+			t.Fatalf("the fast app's stream said %q", l)
+		}
+	}
+	// Three 20ms beats on one app; none on the other, whose beat is an hour.
+	for drained := false; !drained; {
+		select {
+		case l, ok := <-quietLines:
+			if !ok {
+				t.Fatal("the quiet app's stream ended while the fast one beat")
+			}
+			if l != "" {
+				t.Fatalf("the quiet app's stream (heartbeat 1h) said %q while the fast one beat", l)
+			}
+		default:
+			drained = true
+		}
 	}
 }

@@ -9,14 +9,29 @@ import (
 	"github.com/swarmops/swarmops/internal/errs"
 )
 
-// StreamLimits bound what event and log streams may hold on an instance.
-// Zero fields take the defaults of New.
+// StreamLimits bound what event and log streams may hold on an instance,
+// and set their timings. Zero fields take the defaults of New. Each app
+// has its own: tests set short or long timings on the servers they start,
+// never on a variable other servers read.
 type StreamLimits struct {
 	// PerUser and PerInstance cap the streams open at once for one user
 	// and for the whole instance; past them a new stream answers 429.
 	PerUser, PerInstance int
 	// LogTailMax is the most lines a logs request may ask for with tail.
 	LogTailMax int
+	// Heartbeat is how often an idle server-sent event stream writes a
+	// comment, so proxies keep the connection open and a vanished client
+	// is noticed (15 s when 0).
+	Heartbeat time.Duration
+	// RecheckEvery is how often an open stream asks StreamOptions.Recheck
+	// whether its caller may still read it; a credential taken back ends
+	// the stream within this time, plus one store read (5 s when 0).
+	RecheckEvery time.Duration
+	// WriteTimeout bounds each write of a stream to its client: a client
+	// that stops reading is cut off instead of holding the stream, its
+	// engine connection and a stream slot. Heartbeats and items renew it
+	// (30 s when 0).
+	WriteTimeout time.Duration
 }
 
 func (l StreamLimits) withDefaults() StreamLimits {
@@ -28,6 +43,15 @@ func (l StreamLimits) withDefaults() StreamLimits {
 	}
 	if l.LogTailMax <= 0 {
 		l.LogTailMax = 10000
+	}
+	if l.Heartbeat <= 0 {
+		l.Heartbeat = 15 * time.Second
+	}
+	if l.RecheckEvery <= 0 {
+		l.RecheckEvery = 5 * time.Second
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 30 * time.Second
 	}
 	return l
 }
@@ -104,10 +128,16 @@ func AcquireStream(c *fiber.Ctx) error {
 
 // LogTailMax answers the most log lines a logs request may ask for.
 func LogTailMax(c *fiber.Ctx) int {
+	return limitsOf(c).LogTailMax
+}
+
+// limitsOf answers the stream limits of the app serving c (the defaults
+// for an app made without New).
+func limitsOf(c *fiber.Ctx) StreamLimits {
 	if slots, _ := c.Locals(localStreamSlots).(*streamSlots); slots != nil {
-		return slots.limits.LogTailMax
+		return slots.limits
 	}
-	return StreamLimits{}.withDefaults().LogTailMax
+	return StreamLimits{}.withDefaults()
 }
 
 // releaseUnstreamed gives back the slot of a request that claimed one and

@@ -143,6 +143,15 @@ type Option func(*options)
 
 type options struct {
 	pool []swarm.PoolOption
+	// heartbeat is the streams' heartbeat (httpx.StreamLimits.Heartbeat).
+	heartbeat time.Duration
+}
+
+// WithStreamHeartbeat sets how often idle server-sent event streams of
+// this instance write a comment (15 s when not set). Tests set it per
+// instance: an hour when only the connection may tell that a client left.
+func WithStreamHeartbeat(d time.Duration) Option {
+	return func(opts *options) { opts.heartbeat = d }
 }
 
 // WithPoolOptions passes options to the engine client pool.
@@ -206,7 +215,8 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		SignOn: methods,
 	})
 	app := httpx.New(httpx.Options{Instance: cfg.InstanceID, TrustedProxies: cfg.TrustedProxies, Log: log,
-		Streams: httpx.StreamLimits{PerUser: cfg.StreamsPerUser, PerInstance: cfg.StreamsPerInstance, LogTailMax: cfg.LogTailMax}})
+		Streams: httpx.StreamLimits{PerUser: cfg.StreamsPerUser, PerInstance: cfg.StreamsPerInstance, LogTailMax: cfg.LogTailMax,
+			Heartbeat: o.heartbeat}})
 	app.Use(httpx.Metrics(reg))
 	s := &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
 		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate}

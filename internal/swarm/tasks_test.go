@@ -18,14 +18,16 @@ func service(id, name string) swarm.Service {
 	return s
 }
 
+// taskT0 is when every fixture task was last updated.
+var taskT0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
 // taskFixture is a small cluster: api (two tasks, one of them failed and
 // replaced), db (one), and a task of a removed service, on three nodes;
 // x2 and x2-old share the hostname w2, as a machine that left and joined again.
 func taskFixture() *listFake {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	mk := func(id, svc, nodeID string, slot int, state swarm.TaskState, age time.Duration) swarm.Task {
 		t := task(id, svc, nodeID, slot, state)
-		t.CreatedAt, t.UpdatedAt = t0.Add(-age), t0
+		t.CreatedAt, t.UpdatedAt = taskT0.Add(-age), taskT0
 		t.Spec.ContainerSpec = &swarm.ContainerSpec{Image: "nginx:1.27@sha256:0123"}
 		return t
 	}
@@ -61,12 +63,12 @@ func TestListTasks_NamesAndSorts(t *testing.T) {
 	}
 	// By service name, slot, node, newest first; a gone service by its ID.
 	if diff := cmp.Diff(ids(got), []string{"t1", "t1old", "t2", "t3", "t9"}); diff != "" {
-		t.Errorf("order (-got +want):\n%s", diff)
+		t.Fatalf("order (-got +want):\n%s", diff)
 	}
 	want := Task{
 		ID: "t1old", Service: "api", ServiceID: "svc-api", Slot: 1, Node: "w1", NodeHostname: "w1",
 		State: "failed", DesiredState: "shutdown", Error: "exit 1", Image: "nginx:1.27",
-		CreatedAt: got[1].UpdatedAt.Add(-2 * time.Hour), UpdatedAt: got[1].UpdatedAt,
+		CreatedAt: taskT0.Add(-2 * time.Hour), UpdatedAt: taskT0,
 	}
 	if diff := cmp.Diff(got[1], want); diff != "" {
 		t.Errorf("failed task (-got +want):\n%s", diff)
@@ -79,41 +81,60 @@ func TestListTasks_NamesAndSorts(t *testing.T) {
 	}
 }
 
+// engineFiltered answers the tasks the engine would for o's service and
+// node filters (an empty filter matches every task).
+func engineFiltered(tasks []swarm.Task, o swarm.TaskListOptions) []swarm.Task {
+	var out []swarm.Task
+	for _, t := range tasks {
+		if services := o.Filters.Get("service"); len(services) > 0 && !slices.Contains(services, t.ServiceID) {
+			continue
+		}
+		if nodes := o.Filters.Get("node"); len(nodes) > 0 && !slices.Contains(nodes, t.NodeID) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 func TestListTasks_Filters(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		tf        TaskFilter
 		services  []string // the engine filter wanted
 		nodes     []string
-		wantTasks []string // after the state filter (the fake ignores engine filters)
+		wantTasks []string // what listTasks answers
 	}{
-		{"service by name", TaskFilter{Service: "api"}, []string{"svc-api"}, nil, []string{"t1", "t1old", "t2", "t3", "t9"}},
-		{"service by ID", TaskFilter{Service: "svc-db"}, []string{"svc-db"}, nil, nil},
-		{"service by unique prefix", TaskFilter{Service: "svc-d"}, []string{"svc-db"}, nil, nil},
-		{"node by ID", TaskFilter{Node: "w1"}, nil, []string{"w1"}, nil},
-		{"node by a hostname listed twice", TaskFilter{Node: "w2"}, nil, []string{"x2", "x2-old"}, nil},
-		{"node by unique prefix", TaskFilter{Node: "m"}, nil, []string{"m1"}, nil},
+		{"service by name", TaskFilter{Service: "api"}, []string{"svc-api"}, nil, []string{"t1", "t1old", "t2"}},
+		{"service by ID", TaskFilter{Service: "svc-db"}, []string{"svc-db"}, nil, []string{"t3"}},
+		{"service by unique prefix", TaskFilter{Service: "svc-d"}, []string{"svc-db"}, nil, []string{"t3"}},
+		{"node by ID", TaskFilter{Node: "w1"}, nil, []string{"w1"}, []string{"t1", "t1old"}},
+		{"node by a hostname listed twice", TaskFilter{Node: "w2"}, nil, []string{"x2", "x2-old"}, []string{"t2", "t3"}},
+		{"node by unique prefix", TaskFilter{Node: "m"}, nil, []string{"m1"}, []string{"t9"}},
 		{"state", TaskFilter{State: "failed"}, nil, nil, []string{"t1old"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := taskFixture()
+			var asked []swarm.TaskListOptions
 			f.taskFilter = func(o swarm.TaskListOptions) []swarm.Task {
-				gotS, gotN := o.Filters.Get("service"), o.Filters.Get("node")
-				slices.Sort(gotS)
-				slices.Sort(gotN)
-				if !slices.Equal(gotS, tc.services) || !slices.Equal(gotN, tc.nodes) {
-					t.Errorf("engine filters service %v node %v, want %v and %v", gotS, gotN, tc.services, tc.nodes)
-				}
-				return f.tasks
+				asked = append(asked, o)
+				return engineFiltered(f.tasks, o)
 			}
 			got, err := listTasks(context.Background(), f, "prod", tc.tf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.wantTasks != nil {
-				if diff := cmp.Diff(ids(got), tc.wantTasks); diff != "" {
-					t.Errorf("tasks (-got +want):\n%s", diff)
-				}
+			if len(asked) != 1 {
+				t.Fatalf("TaskList called %d times, want once", len(asked))
+			}
+			gotS, gotN := asked[0].Filters.Get("service"), asked[0].Filters.Get("node")
+			slices.Sort(gotS)
+			slices.Sort(gotN)
+			if !slices.Equal(gotS, tc.services) || !slices.Equal(gotN, tc.nodes) {
+				t.Errorf("engine filters service %v node %v, want %v and %v", gotS, gotN, tc.services, tc.nodes)
+			}
+			if diff := cmp.Diff(ids(got), tc.wantTasks); diff != "" {
+				t.Errorf("tasks (-got +want):\n%s", diff)
 			}
 		})
 	}

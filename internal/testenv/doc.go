@@ -3,7 +3,8 @@
 // registry, Chromium — under a temporary directory, and stops them when the
 // test binary ends (see Main). A component that cannot be started fails the
 // test with a message saying how to get it; nothing is skipped, except
-// engines and Chromium under -short.
+// under -short, where every component skips its test (Require) and no
+// program is started.
 //
 // # Engines and swarms
 //

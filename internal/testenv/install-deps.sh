@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian, the packages SwarmOps's tests run for real:
-# Docker engines, Redis, nginx, a registry and Chromium. Only what is
+# Docker engines, Redis, nginx, a registry and Chromium, and the C compiler
+# the race detector needs. Only what is
 # missing is installed, so a prepared machine spends no time here.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ have ip               || need+=(iproute2)
 have iptables         || need+=(iptables)
 have nsenter          || need+=(util-linux)
 have openssl          || need+=(openssl)
+# go test -race needs cgo: a C compiler and the C library's headers.
+have gcc              || need+=(gcc libc6-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies: all present"

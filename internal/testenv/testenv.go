@@ -73,9 +73,15 @@ func SubDir(t testing.TB, name string) string {
 }
 
 // Require answers the path of binary, or fails the test saying which Debian
-// package provides it. `make test` installs them all.
+// package provides it. `make test` installs them all. With -short it skips
+// the test instead, whether binary is there or not: a short run needs
+// nothing but the test binaries, and every component testenv starts (an
+// engine, redis-server, nginx, a registry, Chromium) asks Require first.
 func Require(t testing.TB, binary, debianPackage string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("testenv: skipped with -short: needs %s (Debian package %s), and a short run starts no program", binary, debianPackage)
+	}
 	p, err := exec.LookPath(binary)
 	if err != nil {
 		t.Fatalf("testenv: %s not found in PATH: run `make test` (it installs the test dependencies) "+

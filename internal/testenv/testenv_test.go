@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -341,42 +342,90 @@ func TestStartNode(t *testing.T) {
 }
 
 // TestSweepAfterCrash runs a copy of this test binary that starts an engine
-// with a container and dies by SIGKILL, then sweeps what it left.
+// with a container, hands its slot's lock over to this test and dies by
+// SIGKILL. Holding that lock, the test sees what the crash left, sees
+// Sweep leave a held slot alone, then cleans the slot as Sweep does and
+// sees nothing left. No other test process can sweep the slot first.
 func TestSweepAfterCrash(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("starts engines")
+		t.Skip("starts engines; skipped with -short")
 	}
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := os.NewFile(uintptr(pair[0]), "crash-parent"), os.NewFile(uintptr(pair[1]), "crash-helper")
+	defer mine.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.v")
 	cmd.Env = append(os.Environ(), "SWARMOPS_TESTENV_CRASH=1")
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3 in the helper
 	out, _ := cmd.CombinedOutput()
+	theirs.Close()
 	m := regexp.MustCompile(`crash-helper slot=(\d+) dir=(\S+)`).FindSubmatch(out)
 	if m == nil {
 		t.Fatalf("helper did not report its slot:\n%s", out)
 	}
 	slot, dir := string(m[1]), string(m[2])
-	if ns, _ := filepath.Glob("/run/netns/so" + slot + "-*"); len(ns) == 0 {
-		// Another test process's sweep was quicker.
-		t.Logf("slot %s already swept", slot)
+	lock := receiveFile(t, pair[0], "slot "+slot+" lock")
+	defer lock.Close()
+
+	leftovers := func() []string {
+		var left []string
+		if ns, _ := filepath.Glob("/run/netns/so" + slot + "-*"); len(ns) > 0 {
+			left = append(left, fmt.Sprintf("namespaces %v", ns))
+		}
+		if _, err := net.InterfaceByName("sobr" + slot); err == nil {
+			left = append(left, "bridge sobr"+slot)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			left = append(left, "node dir "+dir)
+		}
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), dir) {
+				left = append(left, fmt.Sprintf("process %s: %q", p, b))
+			}
+		}
+		return left
+	}
+	crashed := leftovers()
+	if len(crashed) < 3 {
+		t.Fatalf("the crash left %v; want at least the namespace, the bridge and the node dir of slot %s", crashed, slot)
 	}
 	if err := testenv.Sweep(t.Logf); err != nil {
 		t.Fatal(err)
 	}
-	if ns, _ := filepath.Glob("/run/netns/so" + slot + "-*"); len(ns) > 0 {
-		t.Errorf("namespaces left: %v", ns)
+	if left := leftovers(); len(left) < len(crashed) {
+		t.Errorf("Sweep touched slot %s while its lock was held: %v left of %v", slot, left, crashed)
 	}
-	if _, err := net.InterfaceByName("sobr" + slot); err == nil {
-		t.Errorf("bridge sobr%s left", slot)
+	n, _ := strconv.Atoi(slot)
+	if err := testenv.CleanSlot(n, t.Logf); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(dir); err == nil {
-		t.Errorf("node dir %s left", dir)
+	for _, l := range leftovers() {
+		t.Errorf("left after cleaning slot %s: %s", slot, l)
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if b, _ := os.ReadFile(p); strings.Contains(string(b), dir) {
-			t.Errorf("process left: %s: %q", p, b)
-		}
+}
+
+// receiveFile answers the open file the crash helper sent over the socket
+// fd before it died.
+func receiveFile(t *testing.T, fd int, what string) *os.File {
+	t.Helper()
+	buf, oob := make([]byte, 16), make([]byte, syscall.CmsgSpace(4))
+	_, oobn, _, _, err := syscall.Recvmsg(fd, buf, oob, syscall.MSG_DONTWAIT)
+	if err != nil {
+		t.Fatalf("receive the %s from the helper: %v", what, err)
 	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("receive the %s from the helper: %d control messages, %v", what, len(msgs), err)
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("receive the %s from the helper: %d files, %v", what, len(fds), err)
+	}
+	return os.NewFile(uintptr(fds[0]), what)
 }
 
 func TestCrashHelper(t *testing.T) {
@@ -385,8 +434,16 @@ func TestCrashHelper(t *testing.T) {
 	}
 	n := testenv.StartNode(t, testenv.NodeOptions{Name: "crash"})
 	n.Docker(t, "run", "-d", "--network", "none", testenv.HelloImage1)
-	slot := strings.Split(n.Addr, ".")[2]
-	fmt.Printf("crash-helper slot=%s dir=%s\n", slot, n.Dir)
+	slot, lock, err := testenv.SlotLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The parent holds the slot's lock from now on, through the same open
+	// file: the lock outlives this process.
+	if err := syscall.Sendmsg(3, []byte("lock"), syscall.UnixRights(int(lock.Fd())), nil, 0); err != nil {
+		t.Fatalf("hand the slot lock to the parent: %v", err)
+	}
+	fmt.Printf("crash-helper slot=%d dir=%s\n", slot, n.Dir)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 }
 

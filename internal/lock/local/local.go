@@ -18,6 +18,10 @@ type Locker struct {
 	wait time.Duration
 	mu   sync.Mutex
 	keys map[string]*slot // only keys held or waited for
+	// waiting, a test hook set only by this package's tests, is called
+	// when an Acquire finds its key taken and is about to wait for it, so
+	// the contract suite knows a waiter is blocked without sleeping.
+	waiting func(ctx context.Context, key string)
 }
 
 // slot is one key's mutex: its channel is full while the key is held.
@@ -43,6 +47,9 @@ func (l *Locker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 	case s.held <- struct{}{}:
 		return &lease{l: l, key: key, s: s}, nil
 	default:
+	}
+	if l.waiting != nil {
+		l.waiting(ctx, key)
 	}
 	timer := time.NewTimer(lock.WaitOf(ctx, l.wait))
 	defer timer.Stop()

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,8 +13,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestLocker(t *testing.T) {
-	locktest.Run(t, func(t *testing.T) lock.Locker {
+	locktest.Run(t, func(t *testing.T, waiting func(context.Context, string)) lock.Locker {
 		l := New(locktest.Wait)
+		l.waiting = waiting
 		t.Cleanup(func() {
 			// Every key is free again: no entry may stay behind.
 			l.mu.Lock()

@@ -24,7 +24,12 @@ const (
 // Acquire waits Wait and whose leases, if they expire, do so after at most
 // TTL unless extended. It is called from parallel subtests, each using its
 // own keys.
-func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker) {
+//
+// The Locker must call waiting, a test hook, each time one of its Acquire
+// calls has found the key taken and is about to wait for it, with that
+// call's context (more than once per call is fine). The suite learns from
+// it that a waiter is blocked, instead of sleeping and hoping it is.
+func Run(t *testing.T, newLocker func(t *testing.T, waiting func(ctx context.Context, key string)) lock.Locker) {
 	tests := []struct {
 		name string
 		test func(t *testing.T, l lock.Locker)
@@ -41,23 +46,66 @@ func Run(t *testing.T, newLocker func(t *testing.T) lock.Locker) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.test(t, newLocker(t))
+			tc.test(t, newLocker(t, waiting))
 		})
 	}
 }
 
-// testExclusive has goroutines take turns on one key; no two are ever
-// inside together. A turn refused with ErrLocked is tried again.
+// onWaitKey carries, in an Acquire's context, what to do when that Acquire
+// says it waits.
+type onWaitKey struct{}
+
+// onWait answers ctx carrying f, which waiting calls when an Acquire under
+// the context says it waits for key.
+func onWait(ctx context.Context, f func(key string)) context.Context {
+	return context.WithValue(ctx, onWaitKey{}, f)
+}
+
+// waiting is the hook Run gives every locker: it runs the function the
+// Acquire's context carries, if any.
+func waiting(ctx context.Context, key string) {
+	if f, ok := ctx.Value(onWaitKey{}).(func(string)); ok {
+		f(key)
+	}
+}
+
+// exclusion is what testExclusive's workers share, under one mutex whose
+// cond says that something changed.
+type exclusion struct {
+	mu       sync.Mutex
+	changed  sync.Cond
+	inside   int  // holders of the key now: never more than one
+	blocked  int  // workers in an Acquire that said it waits for the key
+	busy     int  // workers with turns left
+	expired  bool // the test ran out of time
+	reported bool // a holder has reported the time out
+}
+
+// testExclusive has workers take turns on one key; no two are ever inside
+// together. Each holder keeps the key until another worker is blocked on
+// it (or, if the locker is broken, has got in beside it), so every turn
+// overlaps an attempt to take the key. A turn refused with ErrLocked is
+// tried again.
 func testExclusive(t *testing.T, l lock.Locker) {
-	const workers, turns = 6, 5
+	const workers, turns = 8, 5
+	ex := &exclusion{busy: workers}
+	ex.changed.L = &ex.mu
+	limit := time.AfterFunc(30*time.Second, func() {
+		ex.mu.Lock()
+		defer ex.mu.Unlock()
+		ex.expired = true
+		ex.changed.Broadcast()
+	})
+	defer limit.Stop()
 	var (
-		inside, done atomic.Int32
-		wg           sync.WaitGroup
+		done atomic.Int32
+		wg   sync.WaitGroup
 	)
 	for range workers {
 		wg.Go(func() {
+			defer ex.leave()
 			for n := 0; n < turns; {
-				lease, err := l.Acquire(t.Context(), "exclusive")
+				lease, err := ex.acquire(t.Context(), l, "exclusive")
 				if errors.Is(err, errs.ErrLocked) {
 					continue
 				}
@@ -65,11 +113,7 @@ func testExclusive(t *testing.T, l lock.Locker) {
 					t.Error(err)
 					return
 				}
-				if in := inside.Add(1); in != 1 {
-					t.Errorf("%d holders of one key at once", in)
-				}
-				time.Sleep(time.Millisecond) // let an overlapping holder show
-				inside.Add(-1)
+				ex.hold(t)
 				done.Add(1)
 				n++
 				release(t, lease)
@@ -80,6 +124,55 @@ func testExclusive(t *testing.T, l lock.Locker) {
 	if got := done.Load(); got != workers*turns {
 		t.Errorf("%d turns done, want %d", got, workers*turns)
 	}
+}
+
+// acquire calls l.Acquire, counting the worker as blocked from the moment
+// the Acquire says it waits until it returns.
+func (ex *exclusion) acquire(ctx context.Context, l lock.Locker, key string) (lock.Lease, error) {
+	said := false
+	lease, err := l.Acquire(onWait(ctx, func(string) {
+		ex.mu.Lock()
+		defer ex.mu.Unlock()
+		if !said {
+			said = true
+			ex.blocked++
+			ex.changed.Broadcast()
+		}
+	}), key)
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if said {
+		ex.blocked--
+	}
+	return lease, err
+}
+
+// hold is one turn inside: it waits until another worker is blocked on the
+// key or inside with it, or no other worker has turns left.
+func (ex *exclusion) hold(t *testing.T) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.inside++
+	ex.changed.Broadcast()
+	for ex.blocked == 0 && ex.inside == 1 && ex.busy > 1 && !ex.expired {
+		ex.changed.Wait()
+	}
+	if ex.inside != 1 {
+		t.Errorf("%d holders of one key at once", ex.inside)
+	}
+	if ex.expired && !ex.reported {
+		ex.reported = true
+		t.Errorf("held the key 30s while %d other workers had turns left, and none said it waits for the key", ex.busy-1)
+	}
+	ex.inside--
+}
+
+// leave says a worker has no turns left.
+func (ex *exclusion) leave() {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.busy--
+	ex.changed.Broadcast()
 }
 
 func testTimesOut(t *testing.T, l lock.Locker) {
@@ -117,30 +210,37 @@ func testReleaseFrees(t *testing.T, l lock.Locker) {
 	release(t, acquire(t, l, "k"))
 	release(t, acquire(t, l, "k"))
 
-	// A waiter gets the key once it is released.
+	// A waiter blocked on the key gets it once it is released.
 	lease := acquire(t, l, "k")
+	blocked := make(chan struct{})
+	var once sync.Once
+	ctx := onWait(t.Context(), func(string) { once.Do(func() { close(blocked) }) })
 	got := make(chan error, 1)
 	go func() {
-		lease, err := l.Acquire(t.Context(), "k")
+		lease, err := l.Acquire(ctx, "k")
 		if err == nil {
 			err = lease.Release(t.Context())
 		}
 		got <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // usually the waiter is waiting; either way it must win
+	select {
+	case <-blocked:
+	case err := <-got:
+		t.Fatalf("Acquire of a held key returned (error %v) without saying it waits", err)
+	}
 	release(t, lease)
 	if err := <-got; err != nil {
-		t.Fatalf("waiter: %v", err)
+		t.Fatalf("waiter blocked on the key, after its release: %v", err)
 	}
 }
 
 func testContextEndsWait(t *testing.T, l lock.Locker) {
 	lease := acquire(t, l, "k")
 	defer release(t, lease)
+	// The context ends while the Acquire waits: the hook says it waits.
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := l.Acquire(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Acquire with a cancelled context: %v, want context.Canceled", err)
+	if _, err := l.Acquire(onWait(ctx, func(string) { cancel() }), "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire whose context ends while it waits: %v, want context.Canceled", err)
 	}
 	if _, err := l.Acquire(ctx, "free"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Acquire of a free key with a cancelled context: %v, want context.Canceled", err)

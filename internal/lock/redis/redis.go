@@ -33,6 +33,11 @@ type Options struct {
 type Locker struct {
 	rs   *redsync.Redsync
 	opts Options
+	// waiting, a test hook set only through export_test.go, is called
+	// each time an Acquire finds its key taken and is about to wait before
+	// trying again, so the contract suite knows a waiter is blocked
+	// without sleeping.
+	waiting func(ctx context.Context, key string)
 }
 
 var _ lock.Locker = (*Locker)(nil)
@@ -71,6 +76,9 @@ func (l *Locker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return nil, errs.Locked(retryAfter, "%s is locked by another operation", key)
+		}
+		if l.waiting != nil {
+			l.waiting(ctx, key)
 		}
 		t := time.NewTimer(min(left, time.Duration(50+rand.IntN(100))*time.Millisecond))
 		select {

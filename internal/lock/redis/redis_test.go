@@ -40,8 +40,9 @@ func redisAddr(t *testing.T) string {
 
 func TestLocker(t *testing.T) {
 	addr := redisAddr(t)
-	locktest.Run(t, func(t *testing.T) lock.Locker {
+	locktest.Run(t, func(t *testing.T, waiting func(context.Context, string)) lock.Locker {
 		l, _ := instance(t, addr, prefix())
+		redis.SetWaiting(l, waiting)
 		return l
 	})
 }
