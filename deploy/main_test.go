@@ -523,22 +523,21 @@ func failures(rs []result, max int) (n int, examples []string) {
 	return n, examples
 }
 
-// nginxConf answers deploy/nginx/swarmops.conf for testenv.StartNginx: its
-// `server swarmops:10130 ...` lines repeated for each instance's loopback
-// address, and `listen 80` on the test's loopback port. Nothing else of
-// the file changes.
-func nginxConf(t testing.TB, ins ...*instance) string {
+// projectConf answers deploy/nginx/<file> with its two `server
+// swarmops:10130 ...` lines (the instances and their backups) each
+// repeated for every instance's loopback address. Nothing else changes.
+func projectConf(t testing.TB, file string, ins ...*instance) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "nginx", "swarmops.conf"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "nginx", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(b)
 	servers := regexp.MustCompile(`(?m)^(\s*)server\s+swarmops:10130\b([^;]*);`)
 	if n := len(servers.FindAllString(conf, -1)); n != 2 {
-		t.Fatalf("swarmops.conf: expected 2 `server swarmops:10130` lines (instances and their backups), found %d", n)
+		t.Fatalf("%s: expected 2 `server swarmops:10130` lines (instances and their backups), found %d", file, n)
 	}
-	conf = servers.ReplaceAllStringFunc(conf, func(line string) string {
+	return servers.ReplaceAllStringFunc(conf, func(line string) string {
 		m := servers.FindStringSubmatch(line)
 		var out []string
 		for _, in := range ins {
@@ -546,6 +545,14 @@ func nginxConf(t testing.TB, ins ...*instance) string {
 		}
 		return strings.Join(out, "\n")
 	})
+}
+
+// nginxConf answers deploy/nginx/swarmops.conf for testenv.StartNginx: its
+// instances as projectConf puts them, and `listen 80` on the test's
+// loopback port. Nothing else of the file changes.
+func nginxConf(t testing.TB, ins ...*instance) string {
+	t.Helper()
+	conf := projectConf(t, "swarmops.conf", ins...)
 	listen := regexp.MustCompile(`(?m)^(\s*)listen\s+80\b`)
 	if !listen.MatchString(conf) {
 		t.Fatalf("swarmops.conf: no `listen 80`")
@@ -557,18 +564,26 @@ func nginxConf(t testing.TB, ins ...*instance) string {
 // startNginx runs nginx with the project's config in front of ins.
 func startNginx(t testing.TB, ins ...*instance) *testenv.Nginx {
 	t.Helper()
-	x := testenv.StartNginx(t, nginxConf(t, ins...))
+	return startNginxWith(t, nginxConf(t, ins...))
+}
+
+// startNginxWith runs nginx with a complete config (see testenv.NginxConf)
+// and shows its warnings and errors when the test fails.
+func startNginxWith(t testing.TB, conf string) *testenv.Nginx {
+	t.Helper()
+	x := testenv.StartNginx(t, conf)
 	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(x.Dir, "error.log"))
-			var errs []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if !strings.Contains(l, "[notice]") && l != "" {
-					errs = append(errs, l)
-				}
-			}
-			t.Logf("nginx error log, last warnings and errors:\n%s", strings.Join(errs[max(0, len(errs)-30):], "\n"))
+		if !t.Failed() {
+			return
 		}
+		b, _ := os.ReadFile(filepath.Join(x.Dir, "error.log"))
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l != "" && !strings.Contains(l, "[notice]") {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("nginx error log, last warnings and errors:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
 	})
 	return x
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -146,23 +144,7 @@ const proxyBindAddr = "127.0.0.2"
 // negative control). Nothing else of the file changes.
 func authProxyConf(t testing.TB, as *authService, edit func(string) string, ins ...*instance) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "nginx", "auth-proxy.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := string(b)
-	servers := regexp.MustCompile(`(?m)^(\s*)server\s+swarmops:10130\b([^;]*);`)
-	if n := len(servers.FindAllString(conf, -1)); n != 2 {
-		t.Fatalf("auth-proxy.conf: expected 2 `server swarmops:10130` lines (instances and their backups), found %d", n)
-	}
-	conf = servers.ReplaceAllStringFunc(conf, func(line string) string {
-		m := servers.FindStringSubmatch(line)
-		var out []string
-		for _, in := range ins {
-			out = append(out, m[1]+"server "+in.Addr+m[2]+";")
-		}
-		return strings.Join(out, "\n")
-	})
+	conf := projectConf(t, "auth-proxy.conf", ins...)
 	auth := regexp.MustCompile(`(?m)^(\s*)server\s+oauth2-proxy:4180\b([^;]*);`)
 	if n := len(auth.FindAllString(conf, -1)); n != 1 {
 		t.Fatalf("auth-proxy.conf: expected 1 `server oauth2-proxy:4180` line (the auth service), found %d", n)
@@ -177,27 +159,6 @@ func authProxyConf(t testing.TB, as *authService, edit func(string) string, ins 
 		conf = edit(conf)
 	}
 	return testenv.NginxConf(conf)
-}
-
-// startNginxWith runs nginx with a complete config (see testenv.NginxConf)
-// and shows its warnings and errors when the test fails.
-func startNginxWith(t testing.TB, conf string) *testenv.Nginx {
-	t.Helper()
-	x := testenv.StartNginx(t, conf)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		b, _ := os.ReadFile(filepath.Join(x.Dir, "error.log"))
-		var lines []string
-		for _, l := range strings.Split(string(b), "\n") {
-			if l != "" && !strings.Contains(l, "[notice]") {
-				lines = append(lines, l)
-			}
-		}
-		t.Logf("nginx error log, last warnings and errors:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
-	})
-	return x
 }
 
 // noRedirect is a client that answers redirects instead of following them.

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/swarmops/swarmops/internal/config"
 	"github.com/swarmops/swarmops/internal/server"
+	"github.com/swarmops/swarmops/internal/sso"
 	"github.com/swarmops/swarmops/internal/testenv"
 )
 
@@ -87,6 +90,10 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 	t.Helper()
 	logs := &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
+	// The least bcrypt cost: every test logs in, and under the race
+	// detector a hash of the default cost takes most of a second. A test's
+	// own options come after, and may set it back.
+	opts = append([]server.Option{server.WithBcryptCost(bcrypt.MinCost)}, opts...)
 	s, err := server.New(ctx, cfg, logs, opts...)
 	if err != nil {
 		cancel()
@@ -307,4 +314,33 @@ func waitReady(base string) error {
 		return fmt.Errorf("GET /readyz: %s", resp.Status)
 	}
 	return nil
+}
+
+// OIDCClientSecret is the client secret of test instances' OIDC client.
+const OIDCClientSecret = "client-secret-for-tests"
+
+// OIDCConfig starts a real OpenID provider with users and answers it with
+// the configuration of an instance that signs users in through it: a port
+// chosen beforehand (the redirect URL must be registered before the
+// instance starts), client "swarmops", the provider named TestIdP, and
+// roleMap as SWARMOPS_OIDC_ROLE_MAP.
+func OIDCConfig(t testing.TB, users []testenv.OIDCUser, roleMap string, opts ...Option) (config.Config, *testenv.OIDCProvider) {
+	t.Helper()
+	port := testenv.FreePort(t)
+	public := fmt.Sprintf("http://127.0.0.1:%d", port)
+	idp := testenv.StartOIDC(t, testenv.OIDCOptions{
+		Users: users, ClientID: "swarmops", ClientSecret: OIDCClientSecret,
+		RedirectURIs:           []string{public + config.OIDCCallbackPath},
+		PostLogoutRedirectURIs: []string{public + "/login"},
+	})
+	cfg := Config(t, opts...)
+	cfg.Listen, cfg.PublicURL, cfg.OIDCRedirectURL = fmt.Sprintf("127.0.0.1:%d", port), public, public+config.OIDCCallbackPath
+	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret, cfg.OIDCName = idp.Issuer, "swarmops", OIDCClientSecret, "TestIdP"
+	cfg.OIDCScopes = []string{"openid", "profile", "email"}
+	cfg.OIDCUsernameClaim, cfg.OIDCGroupsClaim = "preferred_username", "groups"
+	var err error
+	if cfg.SSORoles, err = sso.ParseRoleMap(roleMap); err != nil {
+		t.Fatalf("apitest: role map: %v", err)
+	}
+	return cfg, idp
 }

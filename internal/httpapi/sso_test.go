@@ -37,23 +37,8 @@ var ssoUsers = []testenv.OIDCUser{
 // at it; change adjusts the configuration.
 func startSSO(t *testing.T, change func(*config.Config)) ssoSetup {
 	t.Helper()
-	port := testenv.FreePort(t)
-	public := fmt.Sprintf("http://127.0.0.1:%d", port)
-	idp := testenv.StartOIDC(t, testenv.OIDCOptions{
-		Users: ssoUsers, ClientID: "swarmops", ClientSecret: "client-secret-for-tests",
-		RedirectURIs:           []string{public + config.OIDCCallbackPath},
-		PostLogoutRedirectURIs: []string{public + "/login"},
-	})
-	cfg := apitest.Config(t)
-	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", port)
-	cfg.PublicURL, cfg.OIDCRedirectURL = public, public+config.OIDCCallbackPath
-	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret, cfg.OIDCName = idp.Issuer, "swarmops", "client-secret-for-tests", "TestIdP"
-	cfg.OIDCScopes = []string{"openid", "profile", "email"}
-	cfg.OIDCUsernameClaim, cfg.OIDCGroupsClaim = "preferred_username", "groups"
+	cfg, idp := apitest.OIDCConfig(t, ssoUsers, "platform-admins=admin,ops=operator")
 	var err error
-	if cfg.SSORoles, err = sso.ParseRoleMap("platform-admins=admin,ops=operator"); err != nil {
-		t.Fatal(err)
-	}
 	if cfg.SSODeny, err = sso.ParseList("dave,@blocked.example"); err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,8 @@ type options struct {
 	pool []swarm.PoolOption
 	// heartbeat is the streams' heartbeat (httpx.StreamLimits.Heartbeat).
 	heartbeat time.Duration
+	// bcryptCost is auth.Options.BcryptCost.
+	bcryptCost int
 }
 
 // WithStreamHeartbeat sets how often idle server-sent event streams of
@@ -152,6 +154,13 @@ type options struct {
 // instance: an hour when only the connection may tell that a client left.
 func WithStreamHeartbeat(d time.Duration) Option {
 	return func(opts *options) { opts.heartbeat = d }
+}
+
+// WithBcryptCost sets the cost of password hashes made and checked by this
+// instance (bcrypt.DefaultCost when not set). Tests lower it: the race
+// detector makes each hash of the default cost take most of a second.
+func WithBcryptCost(cost int) Option {
+	return func(opts *options) { opts.bcryptCost = cost }
 }
 
 // WithPoolOptions passes options to the engine client pool.
@@ -187,7 +196,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		}, func() float64 { return float64(rs.UnreplicatedWrites()) }))
 	}
 	auditLog := audit.New(st, cfg.InstanceID)
-	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL, PasswordOff: !cfg.LocalLogin})
+	authSvc := auth.NewService(st, auditLog, auth.Options{SessionTTL: cfg.SessionTTL, PasswordOff: !cfg.LocalLogin, BcryptCost: o.bcryptCost})
 	methods := signOnMethods(cfg, authSvc, st)
 	pool := swarm.NewPool(dialTimeout(cfg.EngineTimeout), append([]swarm.PoolOption{swarm.EngineMetrics(reg)}, o.pool...)...)
 	registries := registry.NewService(st, auditLog, box)

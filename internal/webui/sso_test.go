@@ -16,7 +16,6 @@ import (
 
 	"github.com/swarmops/swarmops/internal/apitest"
 	"github.com/swarmops/swarmops/internal/config"
-	"github.com/swarmops/swarmops/internal/sso"
 	"github.com/swarmops/swarmops/internal/testenv"
 )
 
@@ -40,22 +39,7 @@ type ssoUI struct {
 // at it (change adjusts them), and a Chromium of its own on the instance.
 func startSSOUI(t *testing.T, change func(*config.Config)) ssoUI {
 	t.Helper()
-	port := testenv.FreePort(t)
-	public := fmt.Sprintf("http://127.0.0.1:%d", port)
-	idp := testenv.StartOIDC(t, testenv.OIDCOptions{
-		Users: ssoBrowserUsers, ClientID: "swarmops-ui", ClientSecret: "ui-client-secret-for-tests",
-		RedirectURIs:           []string{public + config.OIDCCallbackPath},
-		PostLogoutRedirectURIs: []string{public + "/login"},
-	})
-	cfg := apitest.Config(t)
-	cfg.Listen, cfg.PublicURL, cfg.OIDCRedirectURL = fmt.Sprintf("127.0.0.1:%d", port), public, public+config.OIDCCallbackPath
-	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret, cfg.OIDCName = idp.Issuer, "swarmops-ui", "ui-client-secret-for-tests", "TestIdP"
-	cfg.OIDCScopes = []string{"openid", "profile", "email"}
-	cfg.OIDCUsernameClaim, cfg.OIDCGroupsClaim = "preferred_username", "groups"
-	var err error
-	if cfg.SSORoles, err = sso.ParseRoleMap("platform-admins=admin,ops=operator"); err != nil {
-		t.Fatal(err)
-	}
+	cfg, idp := apitest.OIDCConfig(t, ssoBrowserUsers, "platform-admins=admin,ops=operator")
 	if change != nil {
 		change(&cfg)
 	}

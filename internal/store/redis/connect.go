@@ -9,6 +9,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // ConnOptions says how to reach Redis.
@@ -67,6 +68,12 @@ func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error
 			TLSConfig:     opt.TLSConfig,
 		})
 	} else {
+		// Off, as go-redis has it for Sentinel clients: the handshake of
+		// this Redis Enterprise feature fails on other servers, and its
+		// fallback then writes the shared options from every pinned
+		// connection (Client.Conn, used to WAIT for replicas) under a
+		// lock of that connection's own: a data race in go-redis v9.23.
+		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		c = goredis.NewClient(opt)
 	}
 

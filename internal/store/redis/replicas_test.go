@@ -90,7 +90,7 @@ func TestStore_WaitsForReplica(t *testing.T) {
 	const timeout = 700 * time.Millisecond
 	var log unreplicatedLog
 	p := prefix()
-	s := redis.New(goredis.NewClient(&goredis.Options{Addr: master.Addr}),
+	s := redis.New(connect(t, master.Addr),
 		redis.Options{Prefix: p, WaitReplicas: 1, WaitTimeout: timeout, Unreplicated: log.add})
 	defer s.Close()
 	rc := goredis.NewClient(&goredis.Options{Addr: replica.Addr})
@@ -208,7 +208,7 @@ func TestStore_WaitingContract(t *testing.T) {
 	master, replica := testenv.NewRedis(t, ""), testenv.NewRedis(t, "")
 	replicate(t, master, replica)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := redis.New(goredis.NewClient(&goredis.Options{Addr: master.Addr}),
+		s := redis.New(connect(t, master.Addr),
 			redis.Options{Prefix: prefix(), AuditCap: storetest.AuditCap, WaitReplicas: 1})
 		t.Cleanup(func() {
 			if n := s.UnreplicatedWrites(); n != 0 {
@@ -218,4 +218,14 @@ func TestStore_WaitingContract(t *testing.T) {
 		})
 		return s
 	})
+}
+
+// connect answers a client of addr made as SwarmOps makes its own
+// (redis.Connect): a store that waits for replicas pins connections, and
+// go-redis options that Connect sets matter there.
+func connect(t *testing.T, addr string) goredis.UniversalClient {
+	t.Helper()
+	c, err := redis.Connect(t.Context(), redis.ConnOptions{URL: "redis://" + addr + "/0"})
+	must(t, err)
+	return c
 }
