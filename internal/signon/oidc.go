@@ -70,7 +70,7 @@ type discovered struct {
 }
 
 // NewOIDC makes the relying party. Nothing is fetched until the first
-// sign-in (or Discover): an unreachable provider does not stop SwarmOps.
+// sign-in: an unreachable provider does not stop SwarmOps.
 func NewOIDC(cfg OIDCConfig, a *auth.Service, states store.LoginStates) *OIDC {
 	if cfg.UsernameClaim == "" {
 		cfg.UsernameClaim = "preferred_username"
@@ -96,13 +96,9 @@ func NewOIDC(cfg OIDCConfig, a *auth.Service, states store.LoginStates) *OIDC {
 // Name answers the provider's name for the login page.
 func (o *OIDC) Name() string { return o.cfg.Name }
 
-// Discover reads the provider's discovery document once it answers; until
-// then it answers why not, trying again at most every few seconds.
-func (o *OIDC) Discover(ctx context.Context) error {
-	_, err := o.discovered(ctx)
-	return err
-}
-
+// discovered answers what the provider's discovery document says, read
+// once it answers; until then why not, trying again at most every few
+// seconds.
 func (o *OIDC) discovered(ctx context.Context) (*discovered, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
