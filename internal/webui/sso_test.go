@@ -291,6 +291,7 @@ func TestSSO_Browser(t *testing.T) {
 	if n := b.count(`#user-bob input[type=password]`) + b.count(`#user-admin input[type=password]`); n != 1 {
 		t.Errorf("the users page offers %d password fields for bob and admin, want 1 (admin's only)", n)
 	}
+	b.screenshot("users_sso")
 	s.clean("the users page with an OIDC user")
 
 	// With password sign-in off the page has the button only.
