@@ -387,10 +387,13 @@ func TestOIDCAcrossInstances(t *testing.T) {
 	// nginx must know the instances' addresses, the instances nginx's
 	// URL (SWARMOPS_PUBLIC_URL) and the provider the callback URL: pick
 	// the addresses, start nginx, then the provider, then the instances.
+	// The instances' addresses are on loopback addresses of their own: a
+	// port only looked up on 127.0.0.1 could be the one the provider or
+	// Redis (which listen there) get next.
 	ids := []string{"oa-1", "oa-2"}
 	addrs := []string{
-		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
-		fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		fmt.Sprintf("127.0.0.31:%d", testenv.FreePort(t)),
+		fmt.Sprintf("127.0.0.32:%d", testenv.FreePort(t)),
 	}
 	x := startNginx(t, &instance{Addr: addrs[0]}, &instance{Addr: addrs[1]})
 	const clientID, clientSecret = "swarmops-oa", "oa-client-secret-5b7e"

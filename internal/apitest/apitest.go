@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,9 +100,14 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 		cancel()
 		t.Fatalf("apitest: new server: %v", err)
 	}
-	// cfg.Listen is 127.0.0.1:0 unless a test chose a port (one it must
-	// know beforehand, as an OIDC redirect URL).
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// cfg.Listen is 127.0.0.1:0, or the address of a listener OIDCConfig
+	// holds for the instance (its URL had to be known beforehand).
+	var ln net.Listener
+	if held, ok := reserved.LoadAndDelete(cfg.Listen); ok {
+		ln = held.(net.Listener)
+	} else {
+		ln, err = net.Listen("tcp", cfg.Listen)
+	}
 	if err != nil {
 		cancel()
 		t.Fatalf("apitest: listen: %v", err)
@@ -316,6 +322,10 @@ func waitReady(base string) error {
 	return nil
 }
 
+// reserved holds the listeners OIDCConfig opened, by address, until Start
+// serves on them.
+var reserved sync.Map
+
 // OIDCClientSecret is the client secret of test instances' OIDC client.
 const OIDCClientSecret = "client-secret-for-tests"
 
@@ -326,19 +336,30 @@ const OIDCClientSecret = "client-secret-for-tests"
 // roleMap as SWARMOPS_OIDC_ROLE_MAP.
 func OIDCConfig(t testing.TB, users []testenv.OIDCUser, roleMap string, opts ...Option) (config.Config, *testenv.OIDCProvider) {
 	t.Helper()
-	port := testenv.FreePort(t)
-	public := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// The instance's listener is opened now and held until Start takes it:
+	// a port only looked up could be the one the provider gets next.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("apitest: listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	reserved.Store(addr, ln)
+	t.Cleanup(func() {
+		if held, ok := reserved.LoadAndDelete(addr); ok {
+			_ = held.(net.Listener).Close()
+		}
+	})
+	public := "http://" + addr
 	idp := testenv.StartOIDC(t, testenv.OIDCOptions{
 		Users: users, ClientID: "swarmops", ClientSecret: OIDCClientSecret,
 		RedirectURIs:           []string{public + config.OIDCCallbackPath},
 		PostLogoutRedirectURIs: []string{public + "/login"},
 	})
 	cfg := Config(t, opts...)
-	cfg.Listen, cfg.PublicURL, cfg.OIDCRedirectURL = fmt.Sprintf("127.0.0.1:%d", port), public, public+config.OIDCCallbackPath
+	cfg.Listen, cfg.PublicURL, cfg.OIDCRedirectURL = addr, public, public+config.OIDCCallbackPath
 	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret, cfg.OIDCName = idp.Issuer, "swarmops", OIDCClientSecret, "TestIdP"
 	cfg.OIDCScopes = []string{"openid", "profile", "email"}
 	cfg.OIDCUsernameClaim, cfg.OIDCGroupsClaim = "preferred_username", "groups"
-	var err error
 	if cfg.SSORoles, err = sso.ParseRoleMap(roleMap); err != nil {
 		t.Fatalf("apitest: role map: %v", err)
 	}
