@@ -326,6 +326,12 @@ func do(c *http.Client, method, url string, s session, body any, h map[string]st
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
+	return exchange(c, req)
+}
+
+// exchange sends req and answers the status, the whole body and the
+// headers.
+func exchange(c *http.Client, req *http.Request) (int, []byte, http.Header, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, nil, err

@@ -185,13 +185,7 @@ func send(c *http.Client, method, url string, h map[string]string, body string) 
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header, err
+	return exchange(c, req)
 }
 
 // countLogMessages answers how many JSON lines of an instance's log have

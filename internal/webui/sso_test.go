@@ -274,6 +274,7 @@ func TestSSO_Browser(t *testing.T) {
 	if n := b.count(`.usermenu`); n != 0 {
 		t.Error("carol's refused sign-in shows a user menu")
 	}
+	b.screenshot("login_sso_refused")
 	s.clean("carol refused")
 	b.open("/tokens")
 	if loc := s.location(); loc != s.in.URL+"/login?next=%2Ftokens" {
