@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	registries := registry.NewService(st, auditLog, box)
 	fleet := swarm.NewFleet(st, pool, locker, auditLog, swarm.Options{EngineTimeout: cfg.EngineTimeout, StackRevisions: st, Seal: box,
 		OperatorBindPaths: cfg.OperatorBindPaths, RegistryAuth: registries.AuthFor})
-	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Audit: auditLog, Log: log, SignOn: methods})
+	ui, err := webui.New(webui.Deps{Auth: authSvc, Fleet: fleet, Registries: registries, Audit: auditLog, Log: log, SignOn: methods})
 	if err != nil {
 		pool.Close()
 		_ = st.Close()

@@ -49,12 +49,20 @@ type newUserForm struct {
 
 type userListPage struct {
 	Base
-	Users  []auth.User
+	Users []auth.User
+	// Tokens are every user's API tokens, by user then name.
+	Tokens []userToken
 	Roles  []auth.Role
 	New    newUserForm
 	Errors map[string]string // the create form's
 	// RowUser is the user whose change was refused, RowError why.
 	RowUser, RowError string
+}
+
+// userToken is a user's API token on the users page.
+type userToken struct {
+	auth.Token
+	Expired bool
 }
 
 func (u *UI) userList(c *fiber.Ctx) error {
@@ -68,6 +76,17 @@ func (u *UI) renderUsers(c *fiber.Ctx, status int, p userListPage) error {
 	}
 	if p.Users, err = u.Auth.ListUsers(ctx(c)); err != nil {
 		return err
+	}
+	// One store read per user: the domain lists tokens by user only.
+	now := u.Now()
+	for _, usr := range p.Users {
+		ts, err := u.Auth.ListTokens(ctx(c), usr.Username)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			p.Tokens = append(p.Tokens, userToken{Token: t, Expired: !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)})
+		}
 	}
 	p.Base, p.Roles = b, []auth.Role{auth.Viewer, auth.Operator, auth.Admin}
 	if p.New.Role == "" {
@@ -119,6 +138,15 @@ func (u *UI) userDelete(c *fiber.Ctx) error {
 		return u.userRowFailed(c, name, err)
 	}
 	return redirect(c, "/users", "ok", "Deleted user %s; their sessions and API tokens ended.", name)
+}
+
+// userTokenDelete revokes another user's API token.
+func (u *UI) userTokenDelete(c *fiber.Ctx) error {
+	name, token := c.Params("username"), c.Params("name")
+	if err := u.Auth.DeleteToken(ctx(c), name, token); err != nil {
+		return err
+	}
+	return redirect(c, "/users#user-tokens", "ok", "Revoked token %s of %s: it no longer authenticates.", token, name)
 }
 
 // userRowFailed shows the users page with a refused change (a bad

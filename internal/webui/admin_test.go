@@ -313,3 +313,51 @@ func TestAdminPages_Viewer(t *testing.T) {
 	b.forgive(403)
 	b.clean("a viewer's pages")
 }
+
+// TestUserTokens_ListRevoke: a token a user made through the API shows on
+// the users page (with when it was created, expires and was last used);
+// revoking it there, after a confirmation naming the token and the user,
+// makes it answer 401.
+func TestUserTokens_ListRevoke(t *testing.T) {
+	in, b := startUI(t)
+	admin := in.Admin(t)
+	const user, token = "ut-ops", "ut-deploy"
+	op := in.UserWithRole(t, admin, user, "operator")
+	bearer := op.WithToken(token)
+	bearer.MustDo(http.MethodGet, "/api/v1/auth/me", nil, nil, 200)
+	op.MustDo(http.MethodPost, "/api/v1/tokens", map[string]string{"name": "ut-short", "expires_in": "720h"}, nil, 201)
+
+	b.open("/users")
+	row := `[id="utok-` + user + `-` + token + `"]`
+	b.waitText(row, token, 5*time.Second)
+	b.waitText(row, user, 5*time.Second)
+	b.waitText(row, "just now", 5*time.Second) // created, and last used
+	b.waitText(`[id="utok-`+user+`-ut-short"]`, "in 29 days", 5*time.Second)
+	b.waitText(`#user-`+user+` td.num`, "2", 5*time.Second)
+	var cells []string
+	b.eval(`Array.from(document.querySelector('`+row+`').cells).map(c => c.textContent.trim())`, &cells)
+	// Columns: user, token, created, expires, last used.
+	if len(cells) < 5 || cells[3] != "never" || cells[4] != "just now" {
+		t.Errorf("the token's row reads %q; want it never expiring, used just now", cells)
+	}
+	b.screenshot("users_tokens")
+	b.run("ask to revoke", chromedp.Click(row+` form button`, chromedp.ByQuery))
+	b.waitText(`#confirm-text`, "Revoke token "+token+" of user "+user+"? Scripts that use it stop working at once.", 5*time.Second)
+	b.run("confirm", chromedp.Click(`[data-dialog-ok]`, chromedp.ByQuery))
+	b.waitText(`.flash-ok`, "Revoked token "+token+" of "+user+": it no longer authenticates.", 10*time.Second)
+	if n := b.count(row); n != 0 {
+		t.Errorf("the revoked token is still listed")
+	}
+	bearer.MustDo(http.MethodGet, "/api/v1/auth/me", nil, nil, 401)
+	var list struct{ Items []struct{ Name string } }
+	admin.MustDo(http.MethodGet, "/api/v1/users/"+user+"/tokens", nil, &list, 200)
+	if len(list.Items) != 1 || list.Items[0].Name != "ut-short" {
+		t.Errorf("the user's tokens after the revoke: %+v; want ut-short only", list.Items)
+	}
+	// A token that is not there: the error page, nothing else revoked.
+	resp, _ := postForm(t, noRedirect(admin), in.URL+"/users/"+user+"/tokens/"+token+"/delete", url.Values{"csrf_token": {admin.CSRF}})
+	if resp.StatusCode != 404 {
+		t.Errorf("revoking a revoked token: %d, want 404", resp.StatusCode)
+	}
+	b.clean("users page tokens")
+}

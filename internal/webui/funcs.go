@@ -66,6 +66,30 @@ func roughly(d time.Duration) string {
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
+// byteSize says a size as people read it ("1.5KiB"); n is any integer.
+func byteSize(n any) string {
+	var f float64
+	switch v := n.(type) {
+	case int:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case int32:
+		f = float64(v)
+	case uint:
+		f = float64(v)
+	case uint32:
+		f = float64(v)
+	case uint64:
+		f = float64(v)
+	case float64:
+		f = v
+	default:
+		panic(fmt.Sprintf("bytes of a %T", n))
+	}
+	return units.BytesSize(f)
+}
+
 // utc is the exact time, shown on hover.
 func utc(t time.Time) string {
 	if t.IsZero() {
@@ -83,8 +107,9 @@ func meterClass(part, whole uint64) string {
 	return fmt.Sprintf("w%d", p*10)
 }
 
-func funcs(a *assets, now func() time.Time) template.FuncMap {
+func funcs(a *assets, now func() time.Time, rows *rowCache) template.FuncMap {
 	return template.FuncMap{
+		"row":        rows.row,
 		"static":     a.url,
 		"stateClass": stateClass,
 		"ago":        func(t time.Time) string { return ago(now())(t) },
@@ -92,7 +117,7 @@ func funcs(a *assets, now func() time.Time) template.FuncMap {
 		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"join":       strings.Join,
 		"lines":      func(s []string) string { return strings.Join(s, "\n") },
-		"bytes":      func(n int64) string { return units.BytesSize(float64(n)) },
+		"bytes":      byteSize,
 		"cpus":       func(n float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", n), "0"), ".") },
 		"meter":      meterClass,
 		"seg":        url.PathEscape,
@@ -104,6 +129,7 @@ func funcs(a *assets, now func() time.Time) template.FuncMap {
 			return navLink{Href: href, Label: label, Current: current == key}
 		},
 		"empty": func(title, text string) emptyState { return emptyState{title, text} },
+		"rowof": func(page, row any) objectRow { return objectRow{P: page, R: row} },
 		"tls": func(errors map[string]string, ca, cert string, keyGiven bool, mode string) tlsInputs {
 			return tlsInputs{Errors: errors, CA: ca, Cert: cert, KeyGiven: keyGiven, Mode: mode}
 		},

@@ -1,12 +1,13 @@
 package webui
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/url"
 	"strings"
 
-	"github.com/docker/go-units"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/errs"
@@ -59,6 +60,107 @@ func (u *UI) taskList(c *fiber.Ctx) error {
 	return u.tpl.render(c, status, "tasks_list", p)
 }
 
+// ---- Networks, secrets and configs: the list pages ----
+
+// objectMeta is what a list page of networks, secrets or configs says of
+// its kind (web/templates/layout/objects.html).
+type objectMeta struct {
+	Section  string // the path under the cluster, the page's nav key and its table's id: "networks"
+	Title    string // "Networks"
+	Noun     string // what is counted: "swarm network"
+	Word     string // what a delete names: "network"
+	Note     string // said after the count
+	Row      string // rows' id prefix: "net-"
+	Perm     string // what creating and deleting needs: "network.write"
+	Create   string // the create form's title: "Create a network"
+	Submit   string // its button: "Create network"
+	NameHelp template.HTML
+	Empty    emptyState
+	// DeleteNote is the delete confirmation's last sentence.
+	DeleteNote string
+	// Upload: the form takes a file; Private: the browser keeps nothing.
+	Upload, Private bool
+}
+
+// Path is the list's path under the cluster.
+func (m objectMeta) Path() string { return "/" + m.Section }
+
+// objectKind is a kind of object a list page shows: how it is listed,
+// named and whether a row may be deleted.
+type objectKind[R any] struct {
+	objectMeta
+	list      func(f *swarm.Fleet, ctx context.Context, cluster string, flt swarm.Filter) ([]R, error)
+	name      func(R) string
+	deletable func(R) bool // nil: every row
+}
+
+// objectList is a list page: the rows (those named like Q when it is
+// set), the create form with what was typed and its errors.
+type objectList[R, F any] struct {
+	Base
+	Kind   objectMeta
+	Rows   []R
+	Total  int // rows, whatever the filter
+	Q      string
+	Form   F
+	Errors map[string]string
+	keep   func(R) bool
+}
+
+// Deletable reports whether the row gets a delete button.
+func (p objectList[R, F]) Deletable(r R) bool { return p.keep == nil || p.keep(r) }
+
+// DeletePath is where a row's delete button posts.
+func (p objectList[R, F]) DeletePath(id string) string {
+	return p.ClusterPath(p.Kind.Path() + "/" + url.PathEscape(id) + "/delete")
+}
+
+// objectRow is what a page's own cells get: the page and the row.
+type objectRow struct{ P, R any }
+
+// renderObjects answers a list page of kind k: its rows, filtered by ?q=
+// (part of the name, whatever the case), and the form f with its errors.
+func renderObjects[R, F any](u *UI, c *fiber.Ctx, status int, k objectKind[R], f F, fe map[string]string) error {
+	cluster := c.Params("cluster")
+	b, err := u.base(c, k.Title, k.Section, cluster)
+	if err != nil {
+		return err
+	}
+	all, err := k.list(u.Fleet, ctx(c), cluster, swarm.Filter{})
+	if err != nil {
+		return err
+	}
+	p := objectList[R, F]{Base: b, Kind: k.objectMeta, Rows: all, Total: len(all), Q: strings.TrimSpace(c.Query("q")),
+		Form: f, Errors: fe, keep: k.deletable}
+	if p.Q != "" {
+		q := strings.ToLower(p.Q)
+		p.Rows = nil
+		for _, r := range all {
+			if strings.Contains(strings.ToLower(k.name(r)), q) {
+				p.Rows = append(p.Rows, r)
+			}
+		}
+	}
+	return u.tpl.render(c, status, k.Section+"_list", p)
+}
+
+// createBlob creates a secret or a config from its form: the labels, then
+// the text or the file given, then create. It answers the field messages
+// of a validation error for the form to show, else create's error.
+func createBlob(c *fiber.Ctx, labelLines string, create func(data, b64 *string, labels map[string]string) error) (map[string]string, error) {
+	labels, err := parseLabelLines("labels", labelLines)
+	if err == nil {
+		var data, b64 *string
+		if data, b64, err = formBlob(c); err == nil {
+			err = create(data, b64, labels)
+		}
+	}
+	if fe, ok := fieldErrs(err); ok {
+		return fe, nil
+	}
+	return nil, err
+}
+
 // ---- Networks ----
 
 type networkForm struct {
@@ -66,28 +168,21 @@ type networkForm struct {
 	Attachable, Internal                  bool
 }
 
-type networkListPage struct {
-	Base
-	Rows   []swarm.NetworkSummary
-	Form   networkForm
-	Errors map[string]string
+var networkObjects = objectKind[swarm.NetworkSummary]{
+	objectMeta: objectMeta{
+		Section: "networks", Title: "Networks", Noun: "swarm network", Word: "network", Row: "net-", Perm: "network.write",
+		Create: "Create a network", Submit: "Create network",
+		NameHelp:   "Letters and digits, with <code>-</code> or <code>_</code> between them: <code>docker network create -d overlay NAME</code>.",
+		Empty:      emptyState{"No swarm networks", "Create an overlay network for services to reach each other across nodes."},
+		DeleteNote: "Services still attached to it must be removed first.",
+	},
+	list:      (*swarm.Fleet).ListNetworks,
+	name:      func(n swarm.NetworkSummary) string { return n.Name },
+	deletable: func(n swarm.NetworkSummary) bool { return !n.Ingress },
 }
 
 func (u *UI) networkList(c *fiber.Ctx) error {
-	return u.renderNetworks(c, fiber.StatusOK, networkForm{Driver: "overlay"}, nil)
-}
-
-func (u *UI) renderNetworks(c *fiber.Ctx, status int, f networkForm, fe map[string]string) error {
-	cluster := c.Params("cluster")
-	b, err := u.base(c, "Networks", "networks", cluster)
-	if err != nil {
-		return err
-	}
-	rows, err := u.Fleet.ListNetworks(ctx(c), cluster, swarm.Filter{})
-	if err != nil {
-		return err
-	}
-	return u.tpl.render(c, status, "networks_list", networkListPage{Base: b, Rows: rows, Form: f, Errors: fe})
+	return renderObjects(u, c, fiber.StatusOK, networkObjects, networkForm{Driver: "overlay"}, nil)
 }
 
 // networkCreate creates an overlay network.
@@ -105,7 +200,7 @@ func (u *UI) networkCreate(c *fiber.Ctx) error {
 			Internal: f.Internal, Labels: labels, Subnet: f.Subnet, Gateway: f.Gateway})
 	}
 	if fe, ok := fieldErrs(err); ok {
-		return u.renderNetworks(c, fiber.StatusBadRequest, f, fe)
+		return renderObjects(u, c, fiber.StatusBadRequest, networkObjects, f, fe)
 	}
 	if err != nil {
 		return err
@@ -124,44 +219,35 @@ func (u *UI) networkDelete(c *fiber.Ctx) error {
 // secret's value.
 type secretForm struct{ Name, Labels string }
 
-type secretListPage struct {
-	Base
-	Rows   []swarm.SecretSummary
-	Form   secretForm
-	Errors map[string]string
+var secretObjects = objectKind[swarm.SecretSummary]{
+	objectMeta: objectMeta{
+		Section: "secrets", Title: "Secrets", Noun: "secret", Word: "secret", Row: "secret-", Perm: "secret.write",
+		Note:   "; their values are never shown, by SwarmOps or the engine",
+		Create: "Create a secret", Submit: "Create secret",
+		NameHelp:   "Letters, digits, <code>-</code> <code>_</code> <code>.</code>: <code>docker secret create NAME FILE</code>.",
+		Empty:      emptyState{"No secrets yet", "Create one for passwords, keys and certificates; services mount them under /run/secrets/."},
+		DeleteNote: "Its value cannot be read back; services still using it must be changed first.",
+		Upload:     true, Private: true,
+	},
+	list: (*swarm.Fleet).ListSecrets,
+	name: func(s swarm.SecretSummary) string { return s.Name },
 }
 
 func (u *UI) secretList(c *fiber.Ctx) error {
-	return u.renderSecrets(c, fiber.StatusOK, secretForm{}, nil)
-}
-
-func (u *UI) renderSecrets(c *fiber.Ctx, status int, f secretForm, fe map[string]string) error {
-	cluster := c.Params("cluster")
-	b, err := u.base(c, "Secrets", "secrets", cluster)
-	if err != nil {
-		return err
-	}
-	rows, err := u.Fleet.ListSecrets(ctx(c), cluster, swarm.Filter{})
-	if err != nil {
-		return err
-	}
-	return u.tpl.render(c, status, "secrets_list", secretListPage{Base: b, Rows: rows, Form: f, Errors: fe})
+	return renderObjects(u, c, fiber.StatusOK, secretObjects, secretForm{}, nil)
 }
 
 // secretCreate creates a secret from the text or the file given.
 func (u *UI) secretCreate(c *fiber.Ctx) error {
 	cluster := c.Params("cluster")
 	f := secretForm{Name: strings.TrimSpace(c.FormValue("name")), Labels: c.FormValue("labels")}
-	labels, err := parseLabelLines("labels", f.Labels)
 	var s swarm.SecretSummary
-	if err == nil {
-		var data, b64 *string
-		if data, b64, err = formBlob(c); err == nil {
-			s, err = u.Fleet.CreateSecret(ctx(c), cluster, swarm.NewSecret{Name: f.Name, Data: data, DataBase64: b64, Labels: labels})
-		}
-	}
-	if fe, ok := fieldErrs(err); ok {
-		return u.renderSecrets(c, fiber.StatusBadRequest, f, fe)
+	fe, err := createBlob(c, f.Labels, func(data, b64 *string, labels map[string]string) (err error) {
+		s, err = u.Fleet.CreateSecret(ctx(c), cluster, swarm.NewSecret{Name: f.Name, Data: data, DataBase64: b64, Labels: labels})
+		return err
+	})
+	if fe != nil {
+		return renderObjects(u, c, fiber.StatusBadRequest, secretObjects, f, fe)
 	}
 	if err != nil {
 		return err
@@ -178,47 +264,35 @@ func (u *UI) secretDelete(c *fiber.Ctx) error {
 
 type configForm struct{ Name, Data, Labels string }
 
-type configListPage struct {
-	Base
-	Rows   []swarm.ConfigSummary
-	Form   configForm
-	Errors map[string]string
+var configObjects = objectKind[swarm.ConfigSummary]{
+	objectMeta: objectMeta{
+		Section: "configs", Title: "Configs", Noun: "config", Word: "config", Row: "config-", Perm: "config.write",
+		Create: "Create a config", Submit: "Create config",
+		NameHelp: "Letters, digits, <code>-</code> <code>_</code> <code>.</code>: <code>docker config create NAME FILE</code>. " +
+			"A config never changes: create a new name (<code>app.conf.v2</code>) to change one.",
+		Empty:      emptyState{"No configs yet", "Create one for configuration files that services mount, such as nginx.conf."},
+		DeleteNote: "Services still using it must be changed first.",
+		Upload:     true,
+	},
+	list: (*swarm.Fleet).ListConfigs,
+	name: func(s swarm.ConfigSummary) string { return s.Name },
 }
-
-// Bytes says a config's size as people read it.
-func (configListPage) Bytes(n int) string { return units.BytesSize(float64(n)) }
 
 func (u *UI) configList(c *fiber.Ctx) error {
-	return u.renderConfigs(c, fiber.StatusOK, configForm{}, nil)
-}
-
-func (u *UI) renderConfigs(c *fiber.Ctx, status int, f configForm, fe map[string]string) error {
-	cluster := c.Params("cluster")
-	b, err := u.base(c, "Configs", "configs", cluster)
-	if err != nil {
-		return err
-	}
-	rows, err := u.Fleet.ListConfigs(ctx(c), cluster, swarm.Filter{})
-	if err != nil {
-		return err
-	}
-	return u.tpl.render(c, status, "configs_list", configListPage{Base: b, Rows: rows, Form: f, Errors: fe})
+	return renderObjects(u, c, fiber.StatusOK, configObjects, configForm{}, nil)
 }
 
 // configCreate creates a config from the text or the file given.
 func (u *UI) configCreate(c *fiber.Ctx) error {
 	cluster := c.Params("cluster")
 	f := configForm{Name: strings.TrimSpace(c.FormValue("name")), Data: c.FormValue("data"), Labels: c.FormValue("labels")}
-	labels, err := parseLabelLines("labels", f.Labels)
 	var s swarm.ConfigSummary
-	if err == nil {
-		var data, b64 *string
-		if data, b64, err = formBlob(c); err == nil {
-			s, err = u.Fleet.CreateConfig(ctx(c), cluster, swarm.NewConfig{Name: f.Name, Data: data, DataBase64: b64, Labels: labels})
-		}
-	}
-	if fe, ok := fieldErrs(err); ok {
-		return u.renderConfigs(c, fiber.StatusBadRequest, f, fe)
+	fe, err := createBlob(c, f.Labels, func(data, b64 *string, labels map[string]string) (err error) {
+		s, err = u.Fleet.CreateConfig(ctx(c), cluster, swarm.NewConfig{Name: f.Name, Data: data, DataBase64: b64, Labels: labels})
+		return err
+	})
+	if fe != nil {
+		return renderObjects(u, c, fiber.StatusBadRequest, configObjects, f, fe)
 	}
 	if err != nil {
 		return err

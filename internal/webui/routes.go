@@ -65,8 +65,14 @@ func (u *UI) routes() []page {
 		{post, cl + "/services/:id/redeploy", perm(auth.ServiceWrite), u.serviceRedeploy, []string{"POST " + api + "/services/:id/redeploy"}},
 		{post, cl + "/services/:id/delete", perm(auth.ServiceWrite), u.serviceDelete, []string{"DELETE " + api + "/services/:id"}},
 
-		// Stacks: their own issue; the page says so until then.
+		// Stacks.
 		{get, cl + "/stacks", perm(auth.StackRead), u.stackList, nil},
+		{get, cl + "/stacks/new", perm(auth.StackWrite), u.stackNew, nil},
+		{post, cl + "/stacks", perm(auth.StackWrite), u.stackDeploy, []string{"POST " + api + "/stacks"}},
+		{get, cl + "/stacks/:name", perm(auth.StackRead), u.stackDetail, []string{"GET " + api + "/stacks/:name/logs"}},
+		{get, cl + "/stacks/:name/diff", perm(auth.StackRead), u.stackDiff, nil},
+		{post, cl + "/stacks/:name/rollback", perm(auth.StackWrite), u.stackRollback, []string{"POST " + api + "/stacks/:name/rollback"}},
+		{post, cl + "/stacks/:name/delete", perm(auth.StackWrite), u.stackRemove, []string{"DELETE " + api + "/stacks/:name"}},
 
 		// Nodes.
 		{get, cl + "/nodes", perm(auth.NodeRead), u.nodeList, nil},
@@ -92,12 +98,27 @@ func (u *UI) routes() []page {
 		{get, cl + "/configs/:id", perm(auth.ConfigRead), u.configDetail, nil},
 		{post, cl + "/configs/:id/delete", perm(auth.ConfigWrite), u.configDelete, []string{"DELETE " + api + "/configs/:id"}},
 
+		// Registries: admins register, operators delete tags, viewers browse.
+		{get, "/registries", perm(auth.RegistryRead), u.registryList, nil},
+		{get, "/registries/new", perm(auth.RegistryManage), u.registryNew, nil},
+		{post, "/registries", perm(auth.RegistryManage), u.registryCreate, []string{"POST /api/v1/registries"}},
+		{get, "/registries/:name", perm(auth.RegistryRead), u.registryDetail, nil},
+		{get, "/registries/:name/edit", perm(auth.RegistryManage), u.registryEdit, nil},
+		{post, "/registries/:name", perm(auth.RegistryManage), u.registryUpdate, []string{"PATCH /api/v1/registries/:name"}},
+		{post, "/registries/:name/delete", perm(auth.RegistryManage), u.registryDelete, []string{"DELETE /api/v1/registries/:name"}},
+		{get, "/registries/:name/tags", perm(auth.RegistryRead), u.registryTags, nil},
+		{post, "/registries/:name/tags/delete", perm(auth.RegistryWrite), u.registryTagDelete, []string{"DELETE /api/v1/registries/:name/repositories/+/tags/:tag"}},
+
+		// Search across every cluster.
+		{get, "/search", perm(auth.ClusterRead), u.search, nil},
+
 		// Audit, users, tokens.
 		{get, "/audit", perm(auth.AuditRead), u.auditList, nil},
 		{get, "/users", perm(auth.UserManage), u.userList, nil},
 		{post, "/users", perm(auth.UserManage), u.userCreate, []string{"POST /api/v1/users"}},
 		{post, "/users/:username", perm(auth.UserManage), u.userUpdate, []string{"PATCH /api/v1/users/:username"}},
 		{post, "/users/:username/delete", perm(auth.UserManage), u.userDelete, []string{"DELETE /api/v1/users/:username"}},
+		{post, "/users/:username/tokens/:name/delete", perm(auth.UserManage), u.userTokenDelete, []string{"DELETE /api/v1/users/:username/tokens/:name"}},
 		{get, "/tokens", perm(auth.OwnTokens), u.tokenList, nil},
 		{post, "/tokens", perm(auth.OwnTokens), u.tokenCreate, []string{"POST /api/v1/tokens"}},
 		{post, "/tokens/:name/delete", perm(auth.OwnTokens), u.tokenDelete, []string{"DELETE /api/v1/tokens/:name"}},

@@ -1,14 +1,12 @@
 package webui
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/swarmops/swarmops/internal/errs"
 	sw "github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/internal/swarm/form"
 )
@@ -241,31 +239,7 @@ const logTailLines = 100
 // (the log viewer streams its own), within a few seconds; a failure is
 // said in words rather than failing the page.
 func logTail(ctx context.Context, fleet *sw.Fleet, cluster, id string) (lines []string, problem string) {
-	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
-	defer cancel()
-	rc, err := fleet.ServiceLogs(ctx, cluster, id, sw.LogOptions{Tail: fmt.Sprint(logTailLines)})
-	if err != nil {
-		if pe, ok := errs.Public(err); ok {
-			return nil, pe.Message
-		}
-		return nil, "the engine did not answer"
-	}
-	defer rc.Close()
-	stop := context.AfterFunc(ctx, func() { rc.Close() })
-	defer stop()
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	if ctx.Err() != nil {
-		return lines, "the engine took longer than 4 s; these lines may not be the last ones"
-	}
-	if err := sc.Err(); err != nil {
-		return lines, "the log stream broke off: " + publicMessage(err)
-	}
-	return lines, ""
+	return readLogTail(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+		return fleet.ServiceLogs(ctx, cluster, id, sw.LogOptions{Tail: fmt.Sprint(logTailLines)})
+	})
 }

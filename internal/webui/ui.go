@@ -18,6 +18,7 @@ import (
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
+	"github.com/swarmops/swarmops/internal/registry"
 	"github.com/swarmops/swarmops/internal/signon"
 	"github.com/swarmops/swarmops/internal/swarm"
 	"github.com/swarmops/swarmops/web"
@@ -27,8 +28,10 @@ import (
 type Deps struct {
 	Auth  *auth.Service
 	Fleet *swarm.Fleet
-	Audit *audit.Log
-	Log   zerolog.Logger
+	// Registries are the private registries (nil: the pages answer 503).
+	Registries *registry.Service
+	Audit      *audit.Log
+	Log        zerolog.Logger
 	// Now answers the current time (tests fix it).
 	Now func() time.Time
 	// SignOn are the sign-in methods on offer.
@@ -56,10 +59,12 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := parseTemplates(web.Templates, funcs(a, d.Now))
+	rows := newRowCache(d.Now)
+	t, err := parseTemplates(web.Templates, funcs(a, d.Now, rows))
 	if err != nil {
 		return nil, err
 	}
+	rows.pages = t.pages
 	return &UI{Deps: d, guard: httpauth.New(d.Auth, d.Audit, d.SignOn.Header), tpl: t, assets: a}, nil
 }
 
@@ -120,13 +125,45 @@ type Base struct {
 	Refresh int
 	// LiveURL is what live updates fetch ("" for the page's own URL).
 	LiveURL string
+	// SearchQ is what the top bar's search box holds (the search page's
+	// query).
+	SearchQ string
 	// selected is the selected cluster's registration, read with the
 	// switcher's list: pages about the registration need no second read.
 	selected swarm.ClusterView
 	// fresh says whether the page's reads of the cluster came from
 	// snapshots (the swarm has no leader).
 	fresh *swarm.Freshness
+	// election is the cluster's leaderless state when the page began
+	// (Electing, NoQuorum or "").
+	election string
 }
+
+// Waits says why changes to the cluster wait, while the swarm has no
+// leader (the page shows a snapshot, or the swarm was electing when the
+// page began); "" otherwise. Rendering disables every mutating button of
+// such a page and writes this beside it; a template may use it too.
+func (b Base) Waits() string {
+	reason := b.election
+	if b.fresh != nil {
+		if _, r, stale := b.fresh.Stale(); stale {
+			reason = r
+		}
+	}
+	switch reason {
+	case "":
+		return ""
+	case swarm.NoQuorum:
+		return waitsNoQuorum
+	}
+	return waitsElecting
+}
+
+// What a mutating button says while it waits.
+const (
+	waitsElecting = "Waits for the swarm to elect a leader"
+	waitsNoQuorum = "Waits for the swarm to elect a leader: too few of its managers answer to elect one"
+)
 
 // StaleNote says, when the page shows a snapshot because the swarm has
 // no leader, since when and why; "" otherwise.
@@ -190,6 +227,9 @@ func (u *UI) base(c *fiber.Ctx, title, nav, cluster string) (Base, error) {
 		ctx, fr := swarm.WithFreshness(c.UserContext())
 		c.SetUserContext(ctx)
 		b.fresh = fr
+		if e, ok := u.Fleet.ElectionOf(cluster); ok {
+			b.election = e.Status
+		}
 	}
 	if c.Get("X-SwarmOps-Live") == "" { // a live refresh must not eat the flash
 		b.Flash = takeFlash(c)

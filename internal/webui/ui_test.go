@@ -253,16 +253,7 @@ func hasSession(resp *http.Response) bool {
 
 // apiOnly lists the mutating API routes that have no page, each with the
 // reason.
-var apiOnly = map[string]string{
-	"POST /api/v1/clusters/:cluster/stacks":                    "stack pages come with the web UI's second part (issue 15), after stacks and registries",
-	"DELETE /api/v1/clusters/:cluster/stacks/:name":            "stack pages come with the web UI's second part (issue 15)",
-	"POST /api/v1/clusters/:cluster/stacks/:name/rollback":     "stack pages come with the web UI's second part (issue 15)",
-	"DELETE /api/v1/users/:username/tokens/:name":              "a user's tokens on the users page come with the web UI's second part (issue 15)",
-	"POST /api/v1/registries":                                  "the registries pages come with the web UI's second part (issue 15)",
-	"PATCH /api/v1/registries/:name":                           "the registries pages come with the web UI's second part (issue 15)",
-	"DELETE /api/v1/registries/:name":                          "the registries pages come with the web UI's second part (issue 15)",
-	"DELETE /api/v1/registries/:name/repositories/+/tags/:tag": "the registries pages come with the web UI's second part (issue 15)",
-}
+var apiOnly = map[string]string{}
 
 // TestPages_CoverTheAPI: every mutating API route has a page that does
 // its work, or is listed in apiOnly with the reason; every API route a
@@ -309,6 +300,11 @@ func pagePaths(t *testing.T, in *apitest.Instance, cluster string, ids map[strin
 		for _, kind := range []string{"services", "nodes", "configs"} {
 			path = strings.ReplaceAll(path, "/"+kind+"/:id", "/"+kind+"/"+ids[kind])
 		}
+		path = strings.ReplaceAll(path, "/stacks/:name", "/stacks/"+ids["stack"])
+		path = strings.ReplaceAll(path, "/registries/:name", "/registries/"+ids["registry"])
+		if strings.HasSuffix(path, "/tags") {
+			path += "?repo=" + url.QueryEscape(ids["repository"])
+		}
 		if strings.Contains(path, ":") {
 			t.Fatalf("page %s: no value for its parameters; teach pagePaths", p.Path)
 		}
@@ -328,7 +324,8 @@ func TestPages_EveryPageLoads(t *testing.T) {
 	admin.MustDo(http.MethodPost, "/api/v1/clusters", map[string]any{"name": cluster, "endpoint": sw.Managers[0].Endpoint}, nil, 201)
 	api := "/api/v1/clusters/" + cluster
 	var svc struct{ ID string }
-	admin.MustDo(http.MethodPost, api+"/services", map[string]any{"name": "pages-all-web", "image": testenv.HelloImage1, "replicas": 1}, &svc, 201)
+	admin.MustDo(http.MethodPost, api+"/services", map[string]any{"name": "pages-all-web", "image": testenv.HelloImage1, "replicas": 1,
+		"labels": map[string]string{"com.docker.stack.namespace": "pages-all-stack"}}, &svc, 201)
 	t.Cleanup(func() { admin.Do(http.MethodDelete, api+"/services/"+svc.ID, nil, nil) })
 	var cfg struct{ ID string }
 	admin.MustDo(http.MethodPost, api+"/configs", map[string]any{"name": "pages-all-cfg", "data": "k=v\n"}, &cfg, 201)
@@ -336,7 +333,13 @@ func TestPages_EveryPageLoads(t *testing.T) {
 	var nodes struct{ Items []struct{ ID string } }
 	admin.MustDo(http.MethodGet, api+"/nodes", nil, &nodes, 200)
 
-	for _, path := range pagePaths(t, in, cluster, map[string]string{"services": svc.ID, "nodes": nodes.Items[0].ID, "configs": cfg.ID}) {
+	reg := testenv.StartRegistry(t)
+	reg.PushRandom(t, "pages/app", "1")
+	admin.MustDo(http.MethodPost, "/api/v1/registries", map[string]any{"name": "pages-reg", "url": reg.URL}, nil, 201)
+
+	ids := map[string]string{"services": svc.ID, "nodes": nodes.Items[0].ID, "configs": cfg.ID,
+		"stack": "pages-all-stack", "registry": "pages-reg", "repository": "pages/app"}
+	for _, path := range pagePaths(t, in, cluster, ids) {
 		if path == "/logout" || path == "/login" {
 			continue // the form of the session itself; /login redirects a logged-in user
 		}

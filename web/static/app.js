@@ -99,15 +99,35 @@
       }
     });
     document.addEventListener("keydown", (ev) => {
-      if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
       const t = ev.target;
       if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return;
+      if (t instanceof HTMLElement && t.isContentEditable) return;
+      const dialog = document.getElementById("confirm-dialog");
+      if (dialog && dialog.open) return;
       const search = document.querySelector("[data-hotkey='/']");
       if (search) {
         ev.preventDefault();
         search.focus();
+        if (search.select) search.select();
       }
     });
+    // Search forms tell the server this browser fills in late answers
+    // (js=1), so it need not wait for the slowest swarm; the address
+    // shown drops it again, so that a copied link works without script.
+    document.querySelectorAll("form[data-js-hint]").forEach((form) => {
+      if (form.querySelector('input[name="js"]')) return;
+      const hint = document.createElement("input");
+      hint.type = "hidden";
+      hint.name = "js";
+      hint.value = "1";
+      form.appendChild(hint);
+    });
+    const here = new URL(window.location.href);
+    if (here.searchParams.get("js") === "1" && window.history.replaceState) {
+      here.searchParams.delete("js");
+      window.history.replaceState(window.history.state, "", here.pathname + here.search + here.hash);
+    }
     const summary = document.getElementById("error-summary");
     if (summary) summary.focus();
   }
@@ -163,6 +183,73 @@
         return dir === "ascending" ? c : -c;
       })
       .forEach((r) => tbody.appendChild(r));
+  }
+
+  // ---- Late answers: elements with data-fill="<url>" (an id each) are
+  // replaced by the element of the same id in that page, once. ----
+  function setupFill(root) {
+    (root || document).querySelectorAll("[data-fill][id]").forEach((el) => fill(el));
+  }
+
+  async function fill(el) {
+    const url = el.dataset.fill;
+    const say = (text) => {
+      const at = el.querySelector("[data-fill-note]") || el;
+      at.textContent = text;
+      el.removeAttribute("aria-busy");
+    };
+    try {
+      const resp = await fetch(url, {
+        headers: { "X-SwarmOps-Live": "1" },
+        credentials: "same-origin",
+        redirect: "manual",
+      });
+      if (resp.type === "opaqueredirect" || resp.status === 401) {
+        note("Your session ended; reload to log in again.", true);
+        say("Your session ended; reload to log in again.");
+        return;
+      }
+      if (!resp.ok) {
+        say("This answer could not be loaded (status " + resp.status + "); reload to try again.");
+        return;
+      }
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      const next = doc.getElementById(el.id);
+      if (!next || !el.isConnected) return;
+      if (next.dataset.fill === url) next.removeAttribute("data-fill"); // never ask twice
+      const imported = document.importNode(next, true);
+      el.replaceWith(imported);
+      setupSort(imported);
+      setupFill(imported);
+      if (imported.dataset.fill) fill(imported);
+      document.dispatchEvent(new CustomEvent("swarmops:filled", { detail: { id: imported.id } }));
+    } catch (e) {
+      say("This answer could not be loaded; reload to try again.");
+    }
+  }
+  SwarmOps.fill = fill;
+
+  // ---- The swarm's leader: a page shown while the swarm has none
+  // (main[data-waits], its buttons disabled) reloads when it has one
+  // again, unless someone is typing. ----
+  function onSwarm(ev) {
+    let action = "";
+    try {
+      action = JSON.parse(ev.data).action || "";
+    } catch (e) {
+      return;
+    }
+    const main = document.getElementById("main");
+    const waiting = main && main.hasAttribute("data-waits");
+    const active = document.activeElement;
+    const typing = active && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName) && active.id !== "global-search";
+    if (action === "leader_elected" && waiting) {
+      if (typing) note("The swarm has a leader again: reload to make changes.", true);
+      else window.location.reload();
+    } else if ((action === "electing" || action === "no_quorum") && !waiting) {
+      note("The swarm has no leader: changes wait until it elects one.", true);
+      refreshSoon();
+    }
   }
 
   // ---- Live updates ----
@@ -335,6 +422,7 @@
     ["service", "node", "task", "network", "secret", "config", "stream"].forEach((t) =>
       es.addEventListener(t, () => refreshSoon())
     );
+    es.addEventListener("swarm", onSwarm);
     es.onerror = () => {
       live.broken = true;
       note("Live updates lost; reconnecting…", true);
@@ -401,6 +489,7 @@
     setupConfirm();
     setupBehaviours();
     setupSort();
+    setupFill();
     setupLive();
   });
 })();
