@@ -531,7 +531,9 @@ func failures(rs []result, max int) (n int, examples []string) {
 
 // projectConf answers deploy/nginx/<file> with its two `server
 // swarmops:10130 ...` lines (the instances and their backups) each
-// repeated for every instance's loopback address. Nothing else changes.
+// repeated for every instance's loopback address, and
+// proxy_next_upstream_tries set to the number of instances, as README
+// tells an operator to. Nothing else changes.
 func projectConf(t testing.TB, file string, ins ...*instance) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "nginx", file))
@@ -543,6 +545,12 @@ func projectConf(t testing.TB, file string, ins ...*instance) string {
 	if n := len(servers.FindAllString(conf, -1)); n != 2 {
 		t.Fatalf("%s: expected 2 `server swarmops:10130` lines (instances and their backups), found %d", file, n)
 	}
+	// As README says to: the tries are the number of instances.
+	tries := regexp.MustCompile(`(?m)^(\s*)proxy_next_upstream_tries\s+\d+;`)
+	if n := len(tries.FindAllString(conf, -1)); n != 1 {
+		t.Fatalf("%s: expected one proxy_next_upstream_tries line, found %d", file, n)
+	}
+	conf = tries.ReplaceAllString(conf, fmt.Sprintf("${1}proxy_next_upstream_tries %d;", len(ins)))
 	return servers.ReplaceAllStringFunc(conf, func(line string) string {
 		m := servers.FindStringSubmatch(line)
 		var out []string

@@ -48,33 +48,56 @@ func env(kv ...string) []string {
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *testenv.SyncBuffer
-	done chan error
+	logs *testenv.SyncBuffer // standard output and error together
+	// stdout (the log) and stderr apart.
+	stdout, stderr *testenv.SyncBuffer
+	done           chan error
 }
 
 // serve starts the binary and waits until it answers /healthz.
 func serve(t *testing.T, kv ...string) *proc {
 	t.Helper()
+	p := start(t, kv...)
+	p.waitHealthz(t)
+	return p
+}
+
+// start starts the binary and stops it when the test ends.
+func start(t *testing.T, kv ...string) *proc {
+	t.Helper()
 	port := testenv.FreePort(t)
-	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &testenv.SyncBuffer{},
+		stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, "serve")
 	p.cmd.Env = env(append([]string{fmt.Sprintf("SWARMOPS_LISTEN=127.0.0.1:%d", port), "SWARMOPS_SHUTDOWN_DRAIN=0s"}, kv...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	p.cmd.Stdout, p.cmd.Stderr = io.MultiWriter(p.logs, p.stdout), io.MultiWriter(p.logs, p.stderr)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = p.cmd.Process.Kill()
-		}
+		p.stop()
 		if t.Failed() {
 			t.Logf("swarmops log:\n%s", p.logs.String())
 		}
 	})
+	return p
+}
+
+// stop interrupts the process and waits for it (killing it after 20 s).
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// waitHealthz waits until the process answers /healthz.
+func (p *proc) waitHealthz(t *testing.T) {
+	t.Helper()
 	testenv.Poll(t, 15*time.Second, "swarmops answering /healthz", func() error {
 		select {
 		case err := <-p.done:
@@ -89,7 +112,6 @@ func serve(t *testing.T, kv ...string) *proc {
 		resp.Body.Close()
 		return nil
 	})
-	return p
 }
 
 type session struct {
@@ -222,6 +244,8 @@ func TestVersion(t *testing.T) {
 
 func TestUserCommands_RecoverAdmin(t *testing.T) {
 	dir := t.TempDir()
+	// The user commands change a store; serve makes it.
+	makeStore(t, dir)
 	run := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(binary, append([]string{"user"}, args...)...)
 		cmd.Env = env("SWARMOPS_DATA_DIR=" + dir)
@@ -232,6 +256,16 @@ func TestUserCommands_RecoverAdmin(t *testing.T) {
 	if out, err := run("first-password\n", "add", "alice", "operator"); err != nil {
 		t.Fatalf("user add: %v %s", err, out)
 	}
+	// Flags anywhere: after the operands, --data-dir is a flag, not the role.
+	other := t.TempDir()
+	makeStore(t, other)
+	if out, err := run("gina-password\n", "add", "gina", "--data-dir="+other); err != nil || !strings.Contains(out, "user gina added with role viewer") {
+		t.Fatalf("user add gina --data-dir=...: %v %s", err, out)
+	}
+	if out, err := run("", "list", "--data-dir", other); err != nil || !regexp.MustCompile(`gina\s+viewer`).MatchString(out) ||
+		!strings.Contains(out, "local store "+filepath.Join(other, "swarmops.db")) {
+		t.Fatalf("user list --data-dir (gina there, and the store named): %v\n%s", err, out)
+	}
 	if out, err := run("short\n", "add", "bob"); err == nil || !strings.Contains(out, "password") {
 		t.Fatalf("user add with a short password: %v %s", err, out)
 	}
@@ -240,7 +274,8 @@ func TestUserCommands_RecoverAdmin(t *testing.T) {
 		t.Fatalf("user add without a role: %v %s", err, out)
 	}
 	out, err := run("", "list")
-	if err != nil || !regexp.MustCompile(`alice\s+operator`).MatchString(out) || !regexp.MustCompile(`carol\s+viewer`).MatchString(out) || strings.Contains(out, "bob") {
+	if err != nil || !regexp.MustCompile(`alice\s+operator`).MatchString(out) || !regexp.MustCompile(`carol\s+viewer`).MatchString(out) ||
+		strings.Contains(out, "bob") || strings.Contains(out, "gina") {
 		t.Fatalf("user list: %v\n%s", err, out)
 	}
 	if out, err := run("second-password\n", "passwd", "alice"); err != nil {
@@ -294,13 +329,17 @@ func TestFirstStart_AdminAndAutoregister(t *testing.T) {
 	p := serve(t, "SWARMOPS_DATA_DIR="+dir, "SWARMOPS_LOCAL_ENDPOINT="+sw.Managers[0].Socket)
 	var pw string
 	testenv.Poll(t, 10*time.Second, "the generated admin password in the log", func() error {
-		m := regexp.MustCompile(`"password":"([^"]+)"`).FindStringSubmatch(p.logs.String())
+		m := regexp.MustCompile(`"password":"([^"]+)"`).FindStringSubmatch(p.stdout.String())
 		if m == nil {
 			return errors.New("not logged yet")
 		}
 		pw = m[1]
 		return nil
 	})
+	if want := "swarmops: created user admin with the random password " + pw + " "; !strings.HasPrefix(p.stderr.String(), want) ||
+		strings.Count(p.stderr.String(), "\n") != 1 {
+		t.Errorf("standard error: %q, want one line beginning %q", p.stderr.String(), want)
+	}
 	admin := login(t, p.url, "admin", pw)
 	testenv.Poll(t, 15*time.Second, "cluster local registered", func() error {
 		status, text := admin.do("GET", "/api/v1/clusters/local/health", "")
@@ -312,7 +351,7 @@ func TestFirstStart_AdminAndAutoregister(t *testing.T) {
 	if !strings.Contains(p.logs.String(), "registered the local swarm manager as cluster local") {
 		t.Errorf("the log does not say the local engine was registered")
 	}
-	if n := strings.Count(p.logs.String(), pw); n != 1 {
+	if n := strings.Count(p.stdout.String(), pw); n != 1 {
 		t.Errorf("the admin password appears %d times in the log, want once", n)
 	}
 }

@@ -43,14 +43,51 @@ commands:
                              SWARMOPS_SECRET_KEY=NEW,OLD (local mode without it:
                              a new key file; stop SwarmOps first)
 
-Flags and SWARMOPS_* variables configure every command; see swarmops serve -h.
+Flags and SWARMOPS_* variables configure every command; flags may stand
+anywhere after the command (swarmops user add gina --data-dir=/srv/so).
 `
+
+// help writes the commands, then every flag with its variable.
+func help(w io.Writer) {
+	fmt.Fprint(w, usage)
+	fmt.Fprintln(w)
+	config.PrintFlags(w)
+}
+
+// wantsHelp reports whether args ask for help anywhere before "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// loadConfig is config.Load for the commands an operator runs by hand:
+// what the configuration warns about goes to standard error.
+func loadConfig(args []string, env config.Env, stderr io.Writer) (config.Config, []string, error) {
+	cfg, rest, err := config.Load(args, env, stderr)
+	if err == nil {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, "swarmops: warning:", w)
+		}
+	}
+	return cfg, rest, err
+}
 
 // run is the whole program: main only turns its error into an exit code.
 func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" || wantsHelp(args) {
+		help(stdout)
+		return nil
 	}
 	switch cmd {
 	case "serve":
@@ -61,7 +98,9 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 		if len(rest) > 0 {
 			return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, rest)
 		}
-		return server.Run(ctx, cfg, stdout)
+		// The log (standard output) has the configuration's warnings;
+		// standard error what the operator must see whatever the log level.
+		return server.Run(ctx, cfg, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "swarmops %s (commit %s, api %s)\n", version.Version, version.Commit, version.API)
 		return nil
@@ -77,9 +116,6 @@ func run(ctx context.Context, args []string, env config.Env, stdin io.Reader, st
 		return stateCommand(ctx, args, env, stdin, stdout, stderr)
 	case "secret-key":
 		return secretKeyCommand(ctx, args, env, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

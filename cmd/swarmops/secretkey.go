@@ -33,7 +33,7 @@ func secretKeyCommand(ctx context.Context, args []string, env config.Env, stdout
 	if verb != "show" && verb != "rotate" {
 		return fmt.Errorf("%w: secret-key %q: expected generate, show or rotate", errUsage, verb)
 	}
-	cfg, rest, err := config.Load(args[1:], env, stderr)
+	cfg, rest, err := loadConfig(args[1:], env, stderr)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func stateCommand(ctx context.Context, args []string, env config.Env, stdin io.R
 	if err != nil {
 		return err
 	}
-	cfg, rest, err := config.Load(rest, env, stderr)
+	cfg, rest, err := loadConfig(rest, env, stderr)
 	if err != nil {
 		return err
 	}

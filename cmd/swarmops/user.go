@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/config"
 	"github.com/swarmops/swarmops/internal/server"
+	localstore "github.com/swarmops/swarmops/internal/store/local"
 )
 
 // userCommand manages users directly in the configured store, for
@@ -22,8 +26,14 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		return fmt.Errorf("%w: user needs add, passwd, token or list", errUsage)
 	}
 	verb := args[0]
-	cfg, rest, err := config.Load(args[1:], env, stderr)
+	if verb != "list" && verb != "add" && verb != "passwd" && verb != "token" {
+		return fmt.Errorf("%w: user %q: expected add, passwd, token or list", errUsage, verb)
+	}
+	cfg, rest, err := loadConfig(args[1:], env, stderr)
 	if err != nil {
+		return err
+	}
+	if err := existingStore(cfg); err != nil {
 		return err
 	}
 	st, _, err := server.OpenStore(ctx, cfg)
@@ -31,6 +41,9 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		return err
 	}
 	defer st.Close()
+	// Which store, on standard error: a user "not found" in the wrong one
+	// must not look like a missing user.
+	fmt.Fprintf(stderr, "swarmops: user %s: %s\n", verb, describeStore(cfg))
 	if err := readyStore(ctx, st); err != nil {
 		return err
 	}
@@ -102,6 +115,40 @@ func userCommand(ctx context.Context, args []string, env config.Env, stdin io.Re
 		return nil
 	}
 	return fmt.Errorf("%w: user %q: expected add, passwd, token or list", errUsage, verb)
+}
+
+// existingStore refuses a local data directory without a store: the user
+// commands change a store, and one they made would be an empty store
+// nobody serves (run from another directory, ./data is not the server's).
+// Only swarmops serve (and state import, to restore) make a store.
+func existingStore(cfg config.Config) error {
+	if cfg.Store != "local" {
+		return nil
+	}
+	file := filepath.Join(cfg.DataDir, localstore.FileName)
+	if _, err := os.Stat(file); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil // present, or a reason OpenStore reports
+	}
+	abs, _ := filepath.Abs(file)
+	return fmt.Errorf("no SwarmOps store at %s: the user commands change an existing store and never create one; "+
+		"point them at the server's data directory (--data-dir or SWARMOPS_DATA_DIR, now %q), or set SWARMOPS_STORE=redis and its "+
+		"SWARMOPS_REDIS_* settings as the server has them", abs, cfg.DataDir)
+}
+
+// describeStore says which store cfg names, without secrets.
+func describeStore(cfg config.Config) string {
+	switch {
+	case cfg.Store == "local":
+		abs, err := filepath.Abs(filepath.Join(cfg.DataDir, localstore.FileName))
+		if err != nil {
+			abs = filepath.Join(cfg.DataDir, localstore.FileName)
+		}
+		return "local store " + abs
+	case len(cfg.RedisSentinels) > 0:
+		return fmt.Sprintf("redis store (master %q via sentinels %s), key prefix %q", cfg.RedisMaster, strings.Join(cfg.RedisSentinels, ","), cfg.RedisPrefix)
+	default:
+		return fmt.Sprintf("redis store %s, key prefix %q", config.RedactURL(cfg.RedisURL), cfg.RedisPrefix)
+	}
 }
 
 func readPassword(r io.Reader) (string, error) {

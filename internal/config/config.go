@@ -80,6 +80,10 @@ type Config struct {
 	AuthHeader, AuthGroupsHeader string
 	// LocalLogin allows signing in with a SwarmOps user's password.
 	LocalLogin bool
+
+	// Warnings are what Load noticed but did not refuse (an unknown
+	// SWARMOPS_* variable), one sentence each, to be said once at start.
+	Warnings []string
 }
 
 // OIDCCallbackPath is where the provider sends the browser back, below
@@ -93,15 +97,19 @@ func (c Config) SSOPolicy() sso.Policy {
 }
 
 // Env is where Load reads variables and files; os.Getenv and os.ReadFile in
-// production, maps in tests.
+// production, maps in tests. Environ, when set, lists every variable
+// (NAME=value), so that unknown SWARMOPS_* names can be warned about.
 type Env struct {
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
 	Hostname func() (string, error)
+	Environ  func() []string
 }
 
 // OSEnv is the process environment.
-func OSEnv() Env { return Env{Getenv: os.Getenv, ReadFile: os.ReadFile, Hostname: os.Hostname} }
+func OSEnv() Env {
+	return Env{Getenv: os.Getenv, ReadFile: os.ReadFile, Hostname: os.Hostname, Environ: os.Environ}
+}
 
 // Problems is every mistake Load found, one per line.
 type Problems []string
@@ -111,16 +119,13 @@ func (p Problems) Error() string { return strings.Join(p, "\n") }
 // ErrHelp is returned when -h or --help was asked for; usage was written.
 var ErrHelp = flag.ErrHelp
 
-// Load parses args (flags first, then positional arguments, which it
-// answers) and the environment. Usage and flag errors go to usage.
+// Load parses args and the environment. Flags may stand anywhere among
+// the positional arguments (`user add gina --data-dir=x`), which it
+// answers in order; "--" ends the flags. Usage and flag errors go to usage.
 func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
-	fs := flag.NewFlagSet("swarmops", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	flags := make(map[string]*string, len(keys))
-	for _, k := range keys {
-		flags[k.name] = fs.String(k.name, "", k.help+" (env "+k.envName()+", default "+quoteDefault(k.def)+")")
-	}
-	if err := fs.Parse(args); err != nil {
+	fs, flags := newFlagSet(usage)
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
 		return Config{}, nil, err
 	}
 	given := map[string]bool{}
@@ -138,6 +143,11 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 		}
 		if err := k.set(&c, v); err != nil {
 			refused[k.name] = true
+			if a, ok := aliases[k.name]; ok && source == a.names {
+				// Name what the user set, not the variable it stands for.
+				problems = append(problems, fmt.Sprintf("%s (the original SwarmOps' name for %s): %v", a.given, k.envName(), err))
+				continue
+			}
 			shown := redactIf(k.secret, v)
 			if k.name == "redis-url" {
 				shown = RedactURL(legacyRedisURL(v))
@@ -152,10 +162,57 @@ func Load(args []string, env Env, usage io.Writer) (Config, []string, error) {
 		c.OIDCRedirectURL = c.PublicURL + OIDCCallbackPath
 	}
 	problems = append(problems, c.validate(refused)...)
-	if len(problems) > 0 {
-		return Config{}, nil, problems
+	if env.Environ != nil {
+		c.Warnings = unknownVariables(env.Environ())
 	}
-	return c, fs.Args(), nil
+	if len(problems) > 0 {
+		// A mistyped name is often why a setting is missing: say it here too.
+		return Config{}, nil, append(problems, c.Warnings...)
+	}
+	return c, positional, nil
+}
+
+// newFlagSet answers the flag set of every key, writing usage to out.
+func newFlagSet(out io.Writer) (*flag.FlagSet, map[string]*string) {
+	fs := flag.NewFlagSet("swarmops", flag.ContinueOnError)
+	fs.SetOutput(out)
+	flags := make(map[string]*string, len(keys))
+	for _, k := range keys {
+		flags[k.name] = fs.String(k.name, "", k.help+" (env "+k.envName()+", default "+quoteDefault(k.def)+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(out, "flags (each also a SWARMOPS_* variable, named in its line; flags win over variables):")
+		fs.PrintDefaults()
+	}
+	return fs, flags
+}
+
+// PrintFlags writes every flag with its variable and default, as -h does.
+func PrintFlags(out io.Writer) {
+	fs, _ := newFlagSet(out)
+	fs.Usage()
+}
+
+// parseInterspersed parses flags wherever they stand among args and
+// answers the other arguments in order. The flag package stops at the
+// first argument that is not a flag: parsing starts again after it.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			// "--" ended the flags: the rest is positional, whatever it looks like.
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func quoteDefault(d string) string {
@@ -173,7 +230,7 @@ func redactIf(secret bool, v string) string {
 }
 
 // lookup answers the raw value of k and where it came from.
-func (k key) lookup(flagGiven bool, flagValue string, env Env, aliases map[string]string) (string, string, error) {
+func (k key) lookup(flagGiven bool, flagValue string, env Env, aliases map[string]alias) (string, string, error) {
 	if flagGiven {
 		return flagValue, "--" + k.name, nil
 	}
@@ -189,30 +246,45 @@ func (k key) lookup(flagGiven bool, flagValue string, env Env, aliases map[strin
 			return strings.TrimRight(string(b), "\r\n"), k.envName() + "_FILE", nil
 		}
 	}
-	if v, ok := aliases[k.name]; ok {
-		return v, "alias for " + k.envName(), nil
+	if a, ok := aliases[k.name]; ok {
+		return a.value, a.names, nil
 	}
 	return k.def, "default of " + k.envName(), nil
 }
 
+// alias is a value set through the original SwarmOps' variables.
+type alias struct {
+	value string // as the SWARMOPS_* variable would hold it
+	names string // the variables set, e.g. swarmops_host and swarmops_port
+	given string // what the user set, for messages: swarmops_port="99999"
+}
+
 // aliasValues maps the original SwarmOps variables onto our keys.
-func aliasValues(getenv func(string) string) map[string]string {
-	a := map[string]string{}
+func aliasValues(getenv func(string) string) map[string]alias {
+	a := map[string]alias{}
 	host, port := getenv("swarmops_host"), getenv("swarmops_port")
 	if host != "" || port != "" {
+		var names, given []string
+		for _, v := range []struct{ name, value string }{{"swarmops_host", host}, {"swarmops_port", port}} {
+			if v.value != "" {
+				names = append(names, v.name)
+				given = append(given, fmt.Sprintf("%s=%q", v.name, v.value))
+			}
+		}
 		if host == "" {
 			host = "0.0.0.0"
 		}
 		if port == "" {
 			port = "10130"
 		}
-		a["listen"] = net.JoinHostPort(host, port)
+		a["listen"] = alias{net.JoinHostPort(host, port), strings.Join(names, " and "), strings.Join(given, " ")}
 	}
 	if m := getenv("swarmops_swarmstoragemode"); m != "" {
-		a["store"] = strings.ToLower(m)
+		a["store"] = alias{strings.ToLower(m), "swarmops_swarmstoragemode", fmt.Sprintf("swarmops_swarmstoragemode=%q", m)}
 	}
 	if conn := getenv("swarmops_StorageConnection"); conn != "" {
-		a["redis-url"] = legacyRedisURL(conn)
+		url := legacyRedisURL(conn)
+		a["redis-url"] = alias{url, "swarmops_StorageConnection", fmt.Sprintf("swarmops_StorageConnection=%q", RedactURL(url))}
 	}
 	return a
 }

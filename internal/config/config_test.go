@@ -5,6 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -663,5 +666,141 @@ func TestLoad_SSOMistypedValueReportedOnce(t *testing.T) {
 				t.Errorf("Load() = %v, want one problem beginning %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoad_Listen: a listen address must be host:port with a port that
+// exists, named in the problem; metrics-listen alike.
+func TestLoad_Listen(t *testing.T) {
+	for _, ok := range []string{"0.0.0.0:10130", "127.0.0.1:1", ":8080", "[::1]:65535", "localhost:10130", "swarmops-1.example.com:80", "127.0.0.1:0"} {
+		if _, _, err := Load(nil, testEnv(map[string]string{"SWARMOPS_LISTEN": ok, "SWARMOPS_METRICS_LISTEN": ok}, nil), io.Discard); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"127.0.0.1:99999", ":abc", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+80", "10130", "127.0.0.1:", "bad host:80", "[::1:80"} {
+		for _, name := range []string{"SWARMOPS_LISTEN", "SWARMOPS_METRICS_LISTEN"} {
+			_, _, err := Load(nil, testEnv(map[string]string{name: bad}, nil), io.Discard)
+			var p Problems
+			if !errors.As(err, &p) || len(p) != 1 || !strings.HasPrefix(p[0], name+"=") {
+				t.Errorf("%s=%q: %v, want one problem naming %s", name, bad, err, name)
+			}
+		}
+	}
+}
+
+// TestLoad_AliasProblemNamesWhatWasSet: a bad value given through one of
+// the original SwarmOps' variables is reported under that variable's
+// name, with the name it stands for.
+func TestLoad_AliasProblemNamesWhatWasSet(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"swarmops_swarmstoragemode": "mongo"},
+			`swarmops_swarmstoragemode="mongo" (the original SwarmOps' name for SWARMOPS_STORE): expected local or redis`},
+		{map[string]string{"swarmops_port": "99999"},
+			`swarmops_port="99999" (the original SwarmOps' name for SWARMOPS_LISTEN): the port must be a number from 1 to 65535`},
+		{map[string]string{"swarmops_host": "10.0.0.1", "swarmops_port": "abc"},
+			`swarmops_host="10.0.0.1" swarmops_port="abc" (the original SwarmOps' name for SWARMOPS_LISTEN): the port must be`},
+		{map[string]string{"swarmops_StorageConnection": "mongo://:hunter2@db:27017"},
+			`swarmops_StorageConnection="mongo://xxxxx@db:27017" (the original SwarmOps' name for SWARMOPS_REDIS_URL): expected redis://`},
+	} {
+		_, _, err := Load(nil, testEnv(tc.vars, nil), io.Discard)
+		var p Problems
+		if !errors.As(err, &p) || len(p) != 1 || !strings.HasPrefix(p[0], tc.want) {
+			t.Errorf("%v: %v, want one problem beginning %s", tc.vars, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the problem shows the password: %v", err)
+		}
+	}
+}
+
+// TestLoad_UnknownVariables: a SWARMOPS_* variable no setting reads is
+// warned about once, with the closest name when one is close; with a
+// configuration mistake the warning comes with the problems, since a typo
+// is often why a setting is missing.
+func TestLoad_UnknownVariables(t *testing.T) {
+	env := func(vars map[string]string) Env {
+		e := testEnv(vars, nil)
+		e.Environ = func() []string {
+			var out []string
+			for k, v := range vars {
+				out = append(out, k+"="+v)
+			}
+			return out
+		}
+		return e
+	}
+	c, _, err := Load(nil, env(map[string]string{
+		"SWARMOPS_REDIS_ULR": "redis://r:6379/0", "SWARMOPS_LOGLEVEL": "debug", "SWARMOPS_REDIS_URL_FILE": "/run/url",
+		"SWARMOPS_FROBNICATE": "1", "SWARMOPS_IMAGE": "swarmops/swarmops:1", "SWARMOPS_TEST_KEEP": "1",
+		"SWARMOPS_LOG_LEVEL": "warn", "swarmops_port": "10131", "OTHER": "x",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SWARMOPS_FROBNICATE is not a SwarmOps setting and is ignored (swarmops serve -h lists the settings)",
+		"SWARMOPS_LOGLEVEL is not a SwarmOps setting and is ignored; did you mean SWARMOPS_LOG_LEVEL?",
+		"SWARMOPS_REDIS_ULR is not a SwarmOps setting and is ignored; did you mean SWARMOPS_REDIS_URL?",
+	}
+	if len(c.Warnings) != 4 || !cmp.Equal(c.Warnings[:3], want) ||
+		!strings.HasPrefix(c.Warnings[3], "SWARMOPS_REDIS_URL_FILE is not a SwarmOps setting and is ignored: only secrets are read from files (") {
+		t.Errorf("Warnings:\n%s\nwant:\n%s\nand one on SWARMOPS_REDIS_URL_FILE", strings.Join(c.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+
+	_, _, err = Load(nil, env(map[string]string{"SWARMOPS_STORE": "redis", "SWARMOPS_REDIS_ULR": "redis://r:6379/0"}), io.Discard)
+	var p Problems
+	if !errors.As(err, &p) || len(p) != 2 || !strings.Contains(p[0], "needs SWARMOPS_REDIS_URL") || !strings.Contains(p[1], "did you mean SWARMOPS_REDIS_URL?") {
+		t.Errorf("redis without URL, URL mistyped: %v", err)
+	}
+}
+
+// TestLoad_NotSettingsAreTheProjectsOwn: the SWARMOPS_* names that are not
+// warned about are those compose.yaml, stack.yaml and the tests read, and
+// none of them is a setting.
+func TestLoad_NotSettingsAreTheProjectsOwn(t *testing.T) {
+	known := knownVariables()
+	var deployed []string
+	for _, f := range []string{"../../compose.yaml", "../../stack.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`\$\{(SWARMOPS_[A-Z_]+)`).FindAllStringSubmatch(string(b), -1) {
+			deployed = append(deployed, m[1])
+		}
+	}
+	for _, name := range deployed {
+		if !slices.Contains(notSettings, name) && !slices.Contains(known, name) {
+			t.Errorf("%s is read by compose.yaml or stack.yaml but would be warned about as unknown", name)
+		}
+	}
+	for _, name := range notSettings {
+		if slices.Contains(known, name) {
+			t.Errorf("%s is a setting; it must not be listed among notSettings", name)
+		}
+	}
+}
+
+// TestLoad_FlagsAnywhere: flags may follow positional arguments, which are
+// answered in order; after "--" everything is positional.
+func TestLoad_FlagsAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+		dir  string
+	}{
+		{[]string{"gina", "--data-dir=x"}, []string{"gina"}, "x"},
+		{[]string{"gina", "--data-dir", "x", "operator"}, []string{"gina", "operator"}, "x"},
+		{[]string{"--data-dir=x", "gina", "operator"}, []string{"gina", "operator"}, "x"},
+		{[]string{"gina", "--", "--data-dir=x"}, []string{"gina", "--data-dir=x"}, "./data"},
+		{[]string{"-"}, []string{"-"}, "./data"},
+	} {
+		c, rest, err := Load(tc.args, testEnv(nil, nil), io.Discard)
+		if err != nil || !cmp.Equal(rest, tc.want) || c.DataDir != tc.dir {
+			t.Errorf("Load(%q): rest %q, data dir %q, %v; want %q, %q", tc.args, rest, c.DataDir, err, tc.want, tc.dir)
+		}
 	}
 }

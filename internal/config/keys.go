@@ -37,13 +37,10 @@ func (k key) envName() string {
 
 // keys is the one table of settings; README's configuration table follows it.
 var keys = []key{
-	{name: "listen", def: "0.0.0.0:10130", help: "address to serve on",
+	{name: "listen", def: "0.0.0.0:10130", help: "address to serve on (host:port)",
 		set: func(c *Config, v string) error {
-			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-				return errors.New("expected host:port, e.g. 0.0.0.0:10130 or 127.0.0.1:8080")
-			}
 			c.Listen = v
-			return nil
+			return listenAddress(v, "0.0.0.0:10130 or 127.0.0.1:8080")
 		},
 		get: func(c *Config) string { return c.Listen }},
 	{name: "store", def: "local", help: "local (bbolt file, one instance) or redis (any number of instances)",
@@ -102,7 +99,7 @@ var keys = []key{
 	{name: "redis-prefix", def: "swarmops:", help: "namespace of every Redis key",
 		set: func(c *Config, v string) error {
 			if v == "" || strings.ContainsAny(v, " \t\r\n") {
-				return errors.New("expected a non-empty prefix without spaces, e.g. swarmops:")
+				return errors.New("expected a non-empty prefix without spaces, e.g. \"swarmops:\"")
 			}
 			c.RedisPrefix = v
 			return nil
@@ -197,11 +194,8 @@ var keys = []key{
 				c.MetricsListen = ""
 				return nil
 			}
-			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-				return errors.New("expected host:port, e.g. 127.0.0.1:9130")
-			}
 			c.MetricsListen = v
-			return nil
+			return listenAddress(v, "127.0.0.1:9130")
 		},
 		get: func(c *Config) string { return c.MetricsListen }},
 	{name: "streams-per-user", def: "20", help: "event and log streams one user may hold open on an instance at once (429 past it)",
@@ -353,6 +347,39 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// listenAddress checks an address to listen on: host:port, the host a
+// name, an IP address or empty (every address), the port a number from 1
+// to 65535 (0 also passes: any free port, which tests use), so that a
+// mistake stops the start rather than failing the listen later.
+func listenAddress(v, example string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("expected host:port, e.g. %s", example)
+	}
+	if n, err := strconv.Atoi(port); err != nil || !isDigits(port) || n > 65535 {
+		return fmt.Errorf("the port must be a number from 1 to 65535, e.g. %s", example)
+	}
+	if host != "" && !isHostName(host) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q is neither an IP address nor a host name; expected host:port, e.g. %s", host, example)
+		}
+	}
+	return nil
+}
+
+// isHostName reports whether s reads as a DNS name: labels of letters,
+// digits, "-" and "_", separated by dots.
+func isHostName(s string) bool {
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || strings.ContainsFunc(label, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+		}) {
+			return false
+		}
+	}
+	return len(s) <= 253
 }
 
 func hostPorts(v string) ([]string, error) {

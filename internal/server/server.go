@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/swarmops/swarmops/internal/audit"
 	"github.com/swarmops/swarmops/internal/auth"
@@ -40,13 +41,20 @@ import (
 	"github.com/swarmops/swarmops/internal/webui"
 )
 
-// NewLogger makes the process logger.
+// NewLogger makes the process logger. The console format is coloured only
+// on a terminal: colour codes in a file or a pipe are noise to its reader.
 func NewLogger(cfg config.Config, out io.Writer) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(cfg.LogLevel)
 	if cfg.LogFormat == "console" {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339}
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.RFC3339, NoColor: !isTerminal(out)}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Str("instance", cfg.InstanceID).Logger()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // OpenStore opens the configured store and the matching locker. In
@@ -55,17 +63,24 @@ func NewLogger(cfg config.Config, out io.Writer) zerolog.Logger {
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker, error) {
 	switch cfg.Store {
 	case "redis":
-		client, err := redisstore.Connect(ctx, redisstore.ConnOptions{
+		client, err := redisstore.Connect(redisstore.ConnOptions{
 			URL: cfg.RedisURL, Password: cfg.RedisPassword, Sentinels: cfg.RedisSentinels, Master: cfg.RedisMaster,
 		})
 		if err != nil {
 			return nil, nil, err
 		}
+		log := zerolog.Ctx(ctx)
+		// go-redis prints its own plain lines to stderr (a failed dial of
+		// each pool connection, during an outage several a second): into
+		// the log instead, at most one per redisLogEvery, with how many
+		// were left out. Readiness and the store's errors say the rest.
+		redisstore.SetLibraryLog(redisLogEvery, func(line string, dropped int) {
+			log.Warn().Str("source", "go-redis").Int("lines_left_out", dropped).Msg(line)
+		})
 		opts := redisstore.Options{Prefix: cfg.RedisPrefix, AuditCap: int64(cfg.AuditCap)}
 		if len(cfg.RedisSentinels) > 0 {
 			// Only with Sentinel is there a replica that may be promoted
 			// with what it has: acknowledge a write once one has it.
-			log := zerolog.Ctx(ctx)
 			opts.WaitReplicas, opts.WaitTimeout = 1, time.Second
 			opts.Unreplicated = func(op string, got int, writes uint64) {
 				log.Warn().Str("op", op).Int("replicas", got).Uint64("writes", writes).
@@ -83,6 +98,12 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, lock.Locker
 		return st, locallock.New(cfg.LockWait), nil
 	}
 }
+
+// readyCheck bounds the store's answer to a readiness check.
+const readyCheck = time.Second
+
+// redisLogEvery bounds how often go-redis's own log lines reach the log.
+const redisLogEvery = 10 * time.Second
 
 // dialTimeout leaves room to try a few managers within one engine timeout.
 func dialTimeout(engine time.Duration) time.Duration {
@@ -136,6 +157,8 @@ type Server struct {
 	// main listener); metricsLn is its listener.
 	metrics   *http.Server
 	metricsLn net.Listener
+	// notices: see WithNotices (nil: the log only).
+	notices io.Writer
 }
 
 // Option changes how New wires an instance (tests use them to observe).
@@ -147,6 +170,16 @@ type options struct {
 	heartbeat time.Duration
 	// bcryptCost is auth.Options.BcryptCost.
 	bcryptCost int
+	// notices, when set, also gets what the operator must see whatever
+	// the log level (the first admin's random password).
+	notices io.Writer
+}
+
+// WithNotices writes what the operator must see whatever the log level
+// (the first admin's random password: logged too, but a log filtered to
+// errors would hide it) to w, one plain line each. Run passes stderr.
+func WithNotices(w io.Writer) Option {
+	return func(opts *options) { opts.notices = w }
 }
 
 // WithStreamHeartbeat sets how often idle server-sent event streams of
@@ -175,6 +208,9 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		f(&o)
 	}
 	log := NewLogger(cfg, logOut)
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
 	raw, locker, err := OpenStore(log.WithContext(ctx), cfg)
 	if err != nil {
 		return nil, err
@@ -214,8 +250,16 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 		Stopping: stopping,
 		Auth:     authSvc, Fleet: fleet, Registries: registries, Audit: auditLog, Metrics: reg,
 		Replays: idempotency.New(st, box), StoreKind: st.Kind(),
-		Ready: func(ctx context.Context) error {
+		Ready: func(parent context.Context) error {
+			// Bounded, so that readiness says why within a second (a
+			// balancer's check gives up soon after) even when Redis
+			// accepts connections and never answers.
+			ctx, cancel := context.WithTimeout(parent, readyCheck)
+			defer cancel()
 			if err := st.Ping(ctx); err != nil {
+				if ctx.Err() != nil && parent.Err() == nil {
+					return errs.Unavailable(nil, "store unavailable: %s did not answer within %s", st.Kind(), readyCheck)
+				}
 				return err
 			}
 			return gate.check()
@@ -228,7 +272,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 			Heartbeat: o.heartbeat}})
 	app.Use(httpx.Metrics(reg))
 	s := &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
-		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate}
+		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate, notices: o.notices}
 	if cfg.MetricsListen != "" {
 		// Metrics on their own address only: the main listener answers
 		// /metrics as the page that does not exist it then is.
@@ -294,9 +338,10 @@ func (s *Server) MetricsAddr() string {
 	return s.metricsLn.Addr().String()
 }
 
-// Run listens on the configured address and serves until ctx ends.
-func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
-	s, err := New(ctx, cfg, logOut)
+// Run listens on the configured address and serves until ctx ends. The
+// log goes to logOut, notices (see WithNotices) to notices.
+func Run(ctx context.Context, cfg config.Config, logOut, notices io.Writer) error {
+	s, err := New(ctx, cfg, logOut, WithNotices(notices))
 	if err != nil {
 		return err
 	}
@@ -342,7 +387,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// The first admin and the local cluster wait for a store this
 		// build may use.
 		prepared <- prepareState(bootCtx, s.raw, s.locker, s.box, cfg.InstanceID, s.gate, log, func() {
-			go bootstrap(bootCtx, cfg, s.Auth, s.Fleet, log)
+			go bootstrap(bootCtx, cfg, s.Auth, s.Fleet, log, s.notices)
 		})
 	}()
 
@@ -382,10 +427,10 @@ const bootstrapRetryMax = 2 * time.Second
 
 // bootstrap creates the first admin and registers the local engine, trying
 // again until the store answers (Redis may come up after SwarmOps).
-func bootstrap(ctx context.Context, cfg config.Config, a *auth.Service, f *swarm.Fleet, log zerolog.Logger) {
+func bootstrap(ctx context.Context, cfg config.Config, a *auth.Service, f *swarm.Fleet, log zerolog.Logger, notices io.Writer) {
 	ctx = log.WithContext(audit.WithActor(ctx, audit.Actor{User: "system"}))
 	for delay := time.Second; ; delay = min(2*delay, bootstrapRetryMax) {
-		err := ensureAdmin(ctx, cfg, a, log)
+		err := ensureAdmin(ctx, cfg, a, log, notices)
 		if err == nil {
 			break
 		}
@@ -401,7 +446,7 @@ func bootstrap(ctx context.Context, cfg config.Config, a *auth.Service, f *swarm
 	}
 }
 
-func ensureAdmin(ctx context.Context, cfg config.Config, a *auth.Service, log zerolog.Logger) error {
+func ensureAdmin(ctx context.Context, cfg config.Config, a *auth.Service, log zerolog.Logger, notices io.Writer) error {
 	pw, err := a.EnsureAdmin(ctx, cfg.AdminPassword)
 	switch {
 	case err != nil:
@@ -410,7 +455,12 @@ func ensureAdmin(ctx context.Context, cfg config.Config, a *auth.Service, log ze
 	case cfg.AdminPassword != "":
 		log.Warn().Msg("created user admin with the password from SWARMOPS_ADMIN_PASSWORD")
 	default:
-		// Shown once, on purpose: there is no other way to learn it.
+		// Shown once, on purpose: there is no other way to learn it. On
+		// stderr as well, since SWARMOPS_LOG_LEVEL=error filters the log
+		// line out while the admin is created all the same.
+		if notices != nil {
+			fmt.Fprintf(notices, "swarmops: created user admin with the random password %s (shown once; reset it with: swarmops user passwd admin)\n", pw)
+		}
 		log.Warn().Str("username", "admin").Str("password", pw).
 			Msg("created user admin with this random password; it is not shown again (reset it with: swarmops user passwd admin)")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/swarmops/swarmops/internal/seal"
 	"github.com/swarmops/swarmops/internal/state"
 	"github.com/swarmops/swarmops/internal/store"
+	redisstore "github.com/swarmops/swarmops/internal/store/redis"
 	"github.com/swarmops/swarmops/internal/version"
 )
 
@@ -63,6 +65,13 @@ func prepareState(ctx context.Context, raw store.Store, lk lock.Locker, box *sea
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if redisstore.CredentialsRefused(err) {
+			// Found at the first answer, since the client does not wait
+			// for Redis before serving: a setting to fix, not an outage.
+			err = fmt.Errorf("redis refused the credentials: check SWARMOPS_REDIS_PASSWORD (or the password in SWARMOPS_REDIS_URL): %w", err)
+			gate.set(errs.Unavailable(nil, "%s", err.Error()))
+			return err
 		}
 		if !errors.Is(err, errs.ErrUnavailable) && !errors.Is(err, errs.ErrLocked) {
 			gate.set(errs.Unavailable(nil, "%s", err.Error()))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian, the packages SwarmOps's tests run for real:
-# Docker engines, Redis, nginx, a registry and Chromium, and the C compiler
-# the race detector needs. Only what is
-# missing is installed, so a prepared machine spends no time here.
+# Docker engines, Redis, nginx, a registry and Chromium, the network tools
+# the private engines need, openssl and curl, and the C compiler the race
+# detector needs. Only what is missing is installed, so a prepared machine
+# spends no time here. README's list of these packages is checked against
+# this file (deploy/readme_test.go): change both.
 set -euo pipefail
 
 need=()
@@ -16,6 +18,8 @@ have ip               || need+=(iproute2)
 have iptables         || need+=(iptables)
 have nsenter          || need+=(util-linux)
 have openssl          || need+=(openssl)
+# README's first steps, run as written by cmd/swarmops' tests.
+have curl             || need+=(curl)
 # go test -race needs cgo: a C compiler and the C library's headers.
 have gcc              || need+=(gcc libc6-dev)
 

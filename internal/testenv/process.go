@@ -47,9 +47,6 @@ func startProcess(name, logPath string, cmd *exec.Cmd) (*Process, error) {
 // Pid answers the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
-// Exited is closed when the process has ended.
-func (p *Process) Exited() <-chan struct{} { return p.done }
-
 // Running reports whether the process has not exited.
 func (p *Process) Running() bool {
 	select {

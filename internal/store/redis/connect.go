@@ -1,12 +1,9 @@
 package redis
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -26,14 +23,13 @@ type ConnOptions struct {
 	Master    string
 }
 
-// connectCheck bounds Connect's first contact with Redis.
-const connectCheck = 3 * time.Second
-
-// Connect builds a client from o. A Redis that does not answer yet is not
-// an error (calls fail with errs.ErrUnavailable until it does, see
-// Store.Ping), but one that refuses the credentials is: waiting cannot fix
+// Connect builds a client from o without contacting Redis, so that an
+// instance whose Redis is down (or slow to answer) starts serving its
+// liveness at once: calls fail with errs.ErrUnavailable until Redis
+// answers (see Store.Ping). A Redis that refuses the credentials is told
+// apart by CredentialsRefused, for the caller to stop: waiting cannot fix
 // that. Error messages never contain the password.
-func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error) {
+func Connect(o ConnOptions) (goredis.UniversalClient, error) {
 	opt := &goredis.Options{}
 	if o.URL != "" {
 		var err error
@@ -49,41 +45,41 @@ func Connect(ctx context.Context, o ConnOptions) (goredis.UniversalClient, error
 	if o.Password != "" {
 		opt.Password = o.Password
 	}
+	// A call gives up when its context does (a request's deadline, a
+	// readiness check's bound), even on a Redis that accepts connections
+	// and never answers: go-redis otherwise keeps to its own timeouts
+	// and retries.
+	opt.ContextTimeoutEnabled = true
 
-	var (
-		c    goredis.UniversalClient
-		addr = opt.Addr
-	)
 	if len(o.Sentinels) > 0 {
 		if o.Master == "" {
 			return nil, errors.New("redis: Sentinel mode needs the master's name")
 		}
-		addr = fmt.Sprintf("master %q via sentinels %s", o.Master, strings.Join(o.Sentinels, ","))
-		c = goredis.NewFailoverClient(&goredis.FailoverOptions{
+		return goredis.NewFailoverClient(&goredis.FailoverOptions{
 			MasterName:    o.Master,
 			SentinelAddrs: o.Sentinels,
 			Username:      opt.Username,
 			Password:      opt.Password,
 			DB:            opt.DB,
 			TLSConfig:     opt.TLSConfig,
-		})
-	} else {
-		// Off, as go-redis has it for Sentinel clients: the handshake of
-		// this Redis Enterprise feature fails on other servers, and its
-		// fallback then writes the shared options from every pinned
-		// connection (Client.Conn, used to WAIT for replicas) under a
-		// lock of that connection's own: a data race in go-redis v9.23.
-		opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-		c = goredis.NewClient(opt)
-	}
 
-	ctx, cancel := context.WithTimeout(ctx, connectCheck)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); goredis.IsAuthError(err) {
-		c.Close()
-		return nil, fmt.Errorf("redis at %s refused the credentials: %w", addr, err)
+			ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
+		}), nil
 	}
-	return c, nil
+	// Off, as go-redis has it for Sentinel clients: the handshake of this
+	// Redis Enterprise feature fails on other servers, and its fallback
+	// then writes the shared options from every pinned connection
+	// (Client.Conn, used to WAIT for replicas) under a lock of that
+	// connection's own: a data race in go-redis v9.23.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return goredis.NewClient(opt), nil
+}
+
+// CredentialsRefused reports whether err, from a Store call or the client,
+// says that Redis refused the configured credentials (no password, or a
+// wrong one): unlike an outage, waiting cannot fix that.
+func CredentialsRefused(err error) bool {
+	return goredis.IsAuthError(err)
 }
 
 // urlMisread reports a URL that go-redis read other than it was meant: a

@@ -121,7 +121,7 @@ func TestStore_Unavailable(t *testing.T) {
 	const password = "pw-Zq81-secret"
 	srv := testenv.NewRedis(t, password)
 	ctx := t.Context()
-	c, err := redis.Connect(ctx, redis.ConnOptions{URL: srv.URL(2)})
+	c, err := redis.Connect(redis.ConnOptions{URL: srv.URL(2)})
 	must(t, err)
 	s := redis.New(c, redis.Options{})
 	defer s.Close()
@@ -154,20 +154,25 @@ func TestConnect(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("password overrides the URL's", func(t *testing.T) {
-		c, err := redis.Connect(ctx, redis.ConnOptions{URL: "redis://:wrong@" + srv.Addr + "/0", Password: password})
+		c, err := redis.Connect(redis.ConnOptions{URL: "redis://:wrong@" + srv.Addr + "/0", Password: password})
 		must(t, err)
 		s := redis.New(c, redis.Options{})
 		defer s.Close()
 		must(t, s.Ping(ctx))
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		c, err := redis.Connect(ctx, redis.ConnOptions{URL: "redis://:" + password + "x@" + srv.Addr + "/0"})
-		if err == nil {
-			c.Close()
-			t.Fatal("Connect with a wrong password: no error")
-		}
-		if strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "refused the credentials") {
-			t.Errorf("Connect with a wrong password: %v", err)
+		// Connect makes no contact; the first call says the credentials
+		// are refused, in words and to CredentialsRefused, without them.
+		for _, url := range []string{"redis://:" + password + "x@" + srv.Addr + "/0", "redis://" + srv.Addr + "/0"} {
+			c, err := redis.Connect(redis.ConnOptions{URL: url})
+			must(t, err)
+			s := redis.New(c, redis.Options{})
+			err = s.Ping(ctx)
+			s.Close()
+			wantUnavailable(t, "Ping with refused credentials", err, password)
+			if !redis.CredentialsRefused(err) || !strings.Contains(err.Error(), "refused the credentials") {
+				t.Errorf("Ping with refused credentials: %v (CredentialsRefused %v)", err, redis.CredentialsRefused(err))
+			}
 		}
 	})
 	t.Run("malformed URL", func(t *testing.T) {
@@ -176,7 +181,7 @@ func TestConnect(t *testing.T) {
 			"redis://:" + password + "@" + srv.Addr + "/zero",
 			"http://:" + password + "@" + srv.Addr,
 		} {
-			_, err := redis.Connect(ctx, redis.ConnOptions{URL: url})
+			_, err := redis.Connect(redis.ConnOptions{URL: url})
 			if err == nil || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "redis url") {
 				t.Errorf("Connect(%q): %v, want an error without the password", url, err)
 			}
@@ -185,19 +190,23 @@ func TestConnect(t *testing.T) {
 	t.Run("down at start", func(t *testing.T) {
 		down := testenv.NewRedis(t, "")
 		must(t, down.Stop())
-		c, err := redis.Connect(ctx, redis.ConnOptions{URL: down.URL(0)})
+		c, err := redis.Connect(redis.ConnOptions{URL: down.URL(0)})
 		must(t, err)
 		s := redis.New(c, redis.Options{})
 		defer s.Close()
-		wantUnavailable(t, "Ping", s.Ping(ctx), "")
+		err = s.Ping(ctx)
+		wantUnavailable(t, "Ping", err, "")
+		if redis.CredentialsRefused(err) {
+			t.Errorf("Ping of a Redis that is down: %v counts as refused credentials", err)
+		}
 		must(t, down.Start())
 		eventually(t, "Redis to answer", func() bool { return s.Ping(ctx) == nil })
 	})
 	t.Run("needs an address", func(t *testing.T) {
-		if _, err := redis.Connect(ctx, redis.ConnOptions{}); err == nil {
+		if _, err := redis.Connect(redis.ConnOptions{}); err == nil {
 			t.Error("Connect without URL or sentinels: no error")
 		}
-		if _, err := redis.Connect(ctx, redis.ConnOptions{Sentinels: []string{"127.0.0.1:1"}}); err == nil {
+		if _, err := redis.Connect(redis.ConnOptions{Sentinels: []string{"127.0.0.1:1"}}); err == nil {
 			t.Error("Connect with sentinels but no master: no error")
 		}
 	})

@@ -225,7 +225,7 @@ func TestStore_WaitingContract(t *testing.T) {
 // go-redis options that Connect sets matter there.
 func connect(t *testing.T, addr string) goredis.UniversalClient {
 	t.Helper()
-	c, err := redis.Connect(t.Context(), redis.ConnOptions{URL: "redis://" + addr + "/0"})
+	c, err := redis.Connect(redis.ConnOptions{URL: "redis://" + addr + "/0"})
 	must(t, err)
 	return c
 }
