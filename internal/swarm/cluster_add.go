@@ -86,7 +86,11 @@ func (f *Fleet) probeEngine(ctx context.Context, endpoint string, t *TLS) (syste
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	info, err := api.Info(ctx)
+	err = f.pool.ready(ctx, api)
+	var info system.Info
+	if err == nil {
+		info, err = api.Info(ctx)
+	}
 	if err == nil {
 		return info, nil
 	}
@@ -122,7 +126,11 @@ func (f *Fleet) swarmCall(ctx context.Context, endpoint string, t *TLS, call fun
 	defer release()
 	cctx, cancel := context.WithTimeout(ctx, swarmCallTimeouts*f.timeout)
 	defer cancel()
-	if err := call(cctx, api); err != nil {
+	err = f.pool.ready(cctx, api)
+	if err == nil {
+		err = call(cctx, api)
+	}
+	if err != nil {
 		return failed(err, cctx.Err() != nil && ctx.Err() == nil)
 	}
 	return nil

@@ -142,7 +142,10 @@ func (f *Fleet) probeLeader(ctx context.Context, c store.Cluster, leaderCall tim
 		go func() {
 			lctx, lcancel := context.WithTimeout(ctx, leaderCall)
 			defer lcancel()
-			_, err := api.SwarmInspect(lctx)
+			err := f.pool.ready(lctx, api)
+			if err == nil {
+				_, err = api.SwarmInspect(lctx)
+			}
 			a := answer{ep: ep, leader: err == nil, said: "-"}
 			switch {
 			case err == nil, errors.Is(lctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:

@@ -117,7 +117,12 @@ func (f *Fleet) do(ctx context.Context, c store.Cluster, kind callKind, fn func(
 		if err != nil {
 			return "", fmt.Errorf("cluster %q: %w", c.Name, err)
 		}
-		err, timedOut := f.attempt(ctx, kind, api, fn)
+		err, timedOut := f.attempt(ctx, kind, api, func(ctx context.Context, api Engine) error {
+			if err := f.pool.ready(ctx, api); err != nil {
+				return err
+			}
+			return fn(ctx, api)
+		})
 		if err == nil {
 			f.pool.markUp(c.Name, ep)
 			return ep, nil

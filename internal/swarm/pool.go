@@ -29,6 +29,9 @@ type Pool struct {
 
 	mu      sync.Mutex
 	clients map[poolKey]*client.Client
+	// gates make each pooled client agree its API version with the engine
+	// once, before any call uses it (see ready).
+	gates map[*client.Client]chan struct{}
 	// preferred is, per cluster, the endpoint that answered last.
 	preferred map[string]string
 	// downUntil marks endpoints that failed recently, so later calls try
@@ -65,6 +68,7 @@ func NewPool(dialTimeout time.Duration, opts ...PoolOption) *Pool {
 	p := &Pool{
 		dialTimeout: dialTimeout,
 		clients:     map[poolKey]*client.Client{},
+		gates:       map[*client.Client]chan struct{}{},
 		preferred:   map[string]string{},
 		downUntil:   map[string]time.Time{},
 		now:         time.Now,
@@ -88,7 +92,54 @@ func (p *Pool) Client(endpoint string, t *TLS) (*client.Client, error) {
 		return nil, err
 	}
 	p.clients[k] = c
+	p.gates[c] = make(chan struct{}, 1)
 	return c, nil
+}
+
+// ready agrees api's API version with its engine, once, before its first
+// call. The docker client would do it lazily inside the first calls, but
+// writes the version there while concurrent calls read it unguarded (a
+// data race its own lock does not cover): a pooled client is shared by
+// every request, so its version is settled here, one caller pinging while
+// the others wait, and only then used. A client not in the pool (a
+// temporary one, a fake) is left to itself. A failed ping is notSent: the
+// call it came before was not sent.
+func (p *Pool) ready(ctx context.Context, api Engine) error {
+	c, ok := api.(*client.Client)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	gate := p.gates[c]
+	p.mu.Unlock()
+	if gate == nil {
+		return nil
+	}
+	select {
+	case gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-gate }()
+	p.mu.Lock()
+	done := p.gates[c] == nil
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	ping, err := c.Ping(ctx)
+	if err != nil {
+		var ns *notSentError
+		if errors.As(err, &ns) {
+			return err
+		}
+		return &notSentError{msg: err.Error()}
+	}
+	c.NegotiateAPIVersionPing(ping)
+	p.mu.Lock()
+	delete(p.gates, c) // settled: no gate to pass any more
+	p.mu.Unlock()
+	return nil
 }
 
 // Temporary answers the pooled client of endpoint when there is one, or a
@@ -119,6 +170,7 @@ func (p *Pool) forget(c store.Cluster) {
 			if k.endpoint == e {
 				_ = cl.Close()
 				delete(p.clients, k)
+				delete(p.gates, cl)
 			}
 		}
 	}
@@ -131,6 +183,7 @@ func (p *Pool) Close() {
 	for k, c := range p.clients {
 		_ = c.Close()
 		delete(p.clients, k)
+		delete(p.gates, c)
 	}
 }
 
