@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/url"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -87,7 +86,7 @@ func (a *API) deleteRegistry(c *fiber.Ctx) error {
 }
 
 func (a *API) listRepositories(c *fiber.Ctx) error {
-	n, err := pageSize(c)
+	n, err := httpx.PageSize(c)
 	if err != nil {
 		return err
 	}
@@ -107,7 +106,7 @@ func (a *API) listTags(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := pageSize(c)
+	n, err := httpx.PageSize(c)
 	if err != nil {
 		return err
 	}
@@ -139,17 +138,4 @@ func repoParam(c *fiber.Ctx) (string, error) {
 		return "", errs.Invalid("repository", "expected a repository path such as team/app")
 	}
 	return repo, nil
-}
-
-// pageSize parses ?n=, 0 (the client's default) when absent.
-func pageSize(c *fiber.Ctx) (int, error) {
-	raw := c.Query("n")
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > 1000 {
-		return 0, errs.Invalid("n", "expected a page size from 1 to 1000")
-	}
-	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -94,4 +95,18 @@ func jsonFieldPath(f string) string {
 		}
 	}
 	return strings.Join(out, ".")
+}
+
+// PageSize reads ?n=, the size of a page of a paged list: 1 to 1000, or
+// 0 when absent (the list's default).
+func PageSize(c *fiber.Ctx) (int, error) {
+	raw := c.Query("n")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errs.Invalid("n", "expected a page size from 1 to 1000")
+	}
+	return n, nil
 }

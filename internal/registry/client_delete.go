@@ -89,6 +89,11 @@ func (c *Client) tagsOn(ctx context.Context, tr http.RoundTripper, repo name.Rep
 // A registry that does not allow deletes is errs.Conflict saying how to
 // allow them; an unknown repository or tag is errs.NotFound.
 func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (Deleted, error) {
+	return c.deleteTag(ctx, repo, tag, false)
+}
+
+// deleteTag is DeleteTag, or with preview only what it would delete.
+func (c *Client) deleteTag(ctx context.Context, repo, tag string, preview bool) (Deleted, error) {
 	r, key, err := c.repository(repo)
 	if err != nil {
 		return Deleted{}, err
@@ -100,6 +105,9 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (Deleted, erro
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	what := fmt.Sprintf("delete tag %q of %q", tag, repo)
+	if preview {
+		what = fmt.Sprintf("find what deleting tag %q of %q removes", tag, repo)
+	}
 	notFound := fmt.Sprintf("tag %q of repository %q not found in registry %s", tag, repo, c.url)
 	tr, err := c.repoTransport(ctx, r, key)
 	if err != nil {
@@ -120,6 +128,9 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (Deleted, erro
 	if !slices.Contains(tags, tag) {
 		tags = append(tags, tag)
 		slices.Sort(tags)
+	}
+	if preview {
+		return Deleted{Digest: d.Digest.String(), Tags: tags}, nil
 	}
 	pusher, err := remote.NewPusher(remote.WithTransport(tr))
 	if err != nil {

@@ -6,10 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/swarmops/swarmops/internal/errs"
 )
 
 // What the web UI asks of a registry besides the API's calls: which tags a
@@ -126,37 +123,5 @@ func (s *Service) DeletePreview(ctx context.Context, name, repo, tag string) (De
 
 // DeletePreview is Service.DeletePreview on this client's registry.
 func (c *Client) DeletePreview(ctx context.Context, repo, tag string) (Deleted, error) {
-	r, key, err := c.repository(repo)
-	if err != nil {
-		return Deleted{}, err
-	}
-	ref, err := name.NewTag(r.String()+":"+tag, c.nopts...)
-	if err != nil || tag == "" || ref.TagStr() != tag {
-		return Deleted{}, errs.Invalid("tag", "%q is not a tag: expected up to 128 letters, digits and . _ -, not starting with . or -", tag)
-	}
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	what := fmt.Sprintf("find what deleting tag %q of %q removes", tag, repo)
-	notFound := fmt.Sprintf("tag %q of repository %q not found in registry %s", tag, repo, c.url)
-	tr, err := c.repoTransport(ctx, r, key)
-	if err != nil {
-		return Deleted{}, c.failure(ctx, key, err, what, notFound)
-	}
-	puller, err := remote.NewPuller(remote.WithTransport(tr))
-	if err != nil {
-		return Deleted{}, err
-	}
-	d, err := puller.Head(ctx, ref)
-	if err != nil {
-		return Deleted{}, c.failure(ctx, key, err, what, notFound)
-	}
-	tags, err := c.tagsOn(ctx, tr, r, d.Digest)
-	if err != nil {
-		return Deleted{}, c.failure(ctx, key, err, what, notFound)
-	}
-	if !slices.Contains(tags, tag) {
-		tags = append(tags, tag)
-		slices.Sort(tags)
-	}
-	return Deleted{Digest: d.Digest.String(), Tags: tags}, nil
+	return c.deleteTag(ctx, repo, tag, true)
 }

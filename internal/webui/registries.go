@@ -48,19 +48,6 @@ func tagsPath(name, repo, last string, n int) string {
 	return registryPath(name, "/tags?"+q.Encode())
 }
 
-// pageSizeParam reads ?n= (0 when absent: the page's default).
-func pageSizeParam(c *fiber.Ctx) (int, error) {
-	raw := c.Query("n")
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > 1000 {
-		return 0, errs.Invalid("n", "expected a page size from 1 to 1000")
-	}
-	return n, nil
-}
-
 // registryView is a registration as the pages show it.
 type registryView struct{ registry.Summary }
 
@@ -328,7 +315,7 @@ func (u *UI) registryDetail(c *fiber.Ctx) error {
 		return err
 	}
 	name := c.Params("name")
-	n, err := pageSizeParam(c)
+	n, err := httpx.PageSize(c)
 	if err != nil {
 		return err
 	}
@@ -446,7 +433,7 @@ func (u *UI) registryTags(c *fiber.Ctx) error {
 	if repo == "" {
 		return c.Redirect(registryPath(name, ""), fiber.StatusSeeOther)
 	}
-	n, err := pageSizeParam(c)
+	n, err := httpx.PageSize(c)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,24 @@ type taskView struct {
 	Current bool // desired to run; otherwise history (shut down)
 }
 
+// TaskTable is the tasks table of a service's or a stack's page: the
+// tasks newest first, shut-down ones only on request.
+type TaskTable struct {
+	Rows        []taskView
+	Hidden      int    // shut-down tasks not shown
+	All         bool   // shut-down tasks shown
+	Path        string // the page's path, for the toggle
+	ClusterPath string // "/c/{cluster}", for the links
+	WithService bool   // a column naming each task's service
+	Empty       string // what to say when there is no task
+}
+
+func taskTable(b Base, path string, tasks []sw.Task, all, withService bool, empty string) TaskTable {
+	t := TaskTable{All: all, Path: path, ClusterPath: b.ClusterPath(""), WithService: withService, Empty: empty}
+	t.Rows, t.Hidden = taskViews(tasks, all)
+	return t
+}
+
 // taskViews answers the tasks newest first, and how many are history.
 func taskViews(tasks []sw.Task, all bool) (rows []taskView, hidden int) {
 	sort.SliceStable(tasks, func(i, j int) bool {
@@ -230,6 +248,15 @@ func prefix(p string, items []string) []string {
 		out[i] = p + s
 	}
 	return out
+}
+
+// LogPane is a page's log viewer: the server-rendered tail (so it works
+// without JavaScript) and the API stream logs.js follows.
+type LogPane struct {
+	LogsURL     string // the API's log stream
+	LogsLabel   string // what the log is, for screen readers
+	Logs        []string
+	LogsProblem string
 }
 
 // logTailLines is how many lines the page shows without JavaScript.

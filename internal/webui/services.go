@@ -61,16 +61,12 @@ type serviceDetailPage struct {
 	Updating    bool
 	HasPrevious bool
 	Image       string // as the spec holds it, with its digest when pinned
-	Tasks       []taskView
-	Hidden      int  // shut-down tasks not shown
-	AllTasks    bool // shut-down tasks shown
+	TaskTable   TaskTable
 	Cards       []specCard
 	Path        string // this page's path
-	LogsURL     string // the API's log stream
-	Logs        []string
-	LogsProblem string
-	Nginx       string
-	NginxError  string
+	LogPane
+	Nginx      string
+	NginxError string
 }
 
 // serviceDetail is a service's page. A live refresh (which swaps only the
@@ -92,6 +88,7 @@ func (u *UI) serviceDetail(c *fiber.Ctx) error {
 	}
 	p := detailPage(b, d, tasks, c.Query("tasks") == "all")
 	p.LogsURL = "/api/v1/clusters/" + url.PathEscape(cluster) + "/services/" + url.PathEscape(d.Summary.ID) + "/logs"
+	p.LogsLabel = "Log of " + d.Summary.Name
 	if c.Get("X-SwarmOps-Live") == "" {
 		p.Logs, p.LogsProblem = logTail(ctx(c), u.Fleet, cluster, d.Summary.ID)
 		if p.Nginx, err = u.Fleet.ServiceNginx(ctx(c), cluster, d.Summary.ID, sw.NginxOptions{}); err != nil {
@@ -105,9 +102,10 @@ func detailPage(b Base, d sw.ServiceDetail, tasks []sw.Task, all bool) serviceDe
 	b.Title = d.Summary.Name
 	p := serviceDetailPage{Base: b, ServiceDetail: d, Update: updateBadge(d.Summary.UpdateStatus),
 		Updating: updating(d.Summary.UpdateStatus), HasPrevious: d.Service.PreviousSpec != nil,
-		AllTasks: all, Cards: specCards(d), Path: b.ClusterPath("/services/" + url.PathEscape(d.Summary.Name))}
+		Cards: specCards(d), Path: b.ClusterPath("/services/" + url.PathEscape(d.Summary.Name))}
 	p.Replicas, p.Meter = replicaBadge(d.Summary)
-	p.Tasks, p.Hidden = taskViews(tasks, all)
+	p.TaskTable = taskTable(b, p.Path, tasks, all, false,
+		"A replicated service scaled to 0 has none; otherwise the tasks appear here as swarm schedules them.")
 	p.Image = d.Summary.Image
 	if cs := d.Service.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		p.Image = cs.Image

@@ -136,30 +136,27 @@ func defaultDiff(revs []swarm.StackRevision) (from, to int) {
 type stackDetailView struct {
 	Base
 	swarm.StackDetail
-	Gone        bool // no object carries the stack's label; its revisions are kept
-	State       badge
-	Conv        []convRow
-	Images      map[string]string // service ID -> image
-	TaskRows    []taskView
-	Hidden      int  // shut-down tasks not shown
-	AllTasks    bool // shut-down tasks shown
-	Path        string
-	RemoveNote  string
-	Revisions   []revisionRow
-	History     string // why no revisions can be shown ("" when they can)
-	DiffFrom    int
-	DiffTo      int
-	LogsURL     string
-	Logs        []string
-	LogsProblem string
+	Gone       bool // no object carries the stack's label; its revisions are kept
+	State      badge
+	Conv       []convRow
+	Images     map[string]string // service ID -> image
+	TaskTable  TaskTable
+	Path       string
+	RemoveNote string
+	Revisions  []revisionRow
+	History    string // why no revisions can be shown ("" when they can)
+	DiffFrom   int
+	DiffTo     int
+	LogPane
 }
 
 func stackDetailPage(b Base, d swarm.StackDetail, gone, all bool) stackDetailView {
 	b.Title = d.Name
-	p := stackDetailView{Base: b, StackDetail: d, Gone: gone, AllTasks: all, Conv: convRows(d.Convergence),
+	p := stackDetailView{Base: b, StackDetail: d, Gone: gone, Conv: convRows(d.Convergence),
 		Path: b.ClusterPath("/stacks/" + url.PathEscape(d.Name))}
 	p.LogsURL = "/api/v1/clusters/" + url.PathEscape(b.Cluster.Name) + "/stacks/" + url.PathEscape(d.Name) + "/logs"
-	p.TaskRows, p.Hidden = taskViews(slices.Clone(d.Tasks), all)
+	p.LogsLabel = "Merged log of stack " + d.Name
+	p.TaskTable = taskTable(b, p.Path, slices.Clone(d.Tasks), all, true, "The tasks appear here as swarm schedules them.")
 	p.Images = make(map[string]string, len(d.Services))
 	for _, s := range d.Services {
 		p.Images[s.ID] = s.Image
