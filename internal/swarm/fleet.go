@@ -39,6 +39,8 @@ type Fleet struct {
 	elections elections
 	snaps     *snapshots
 	probes    probes
+	// searches are the live reads of searches under way (search.go).
+	searches searchFlights
 	// authFor answers the registry credentials sent with an image
 	// (registry_auth.go); nil sends none.
 	authFor func(ctx context.Context, image string) (string, error)

@@ -118,7 +118,8 @@ func (p *Pool) ready(ctx context.Context, api Engine) error {
 	select {
 	case gate <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		// Waited for another caller's ping: nothing of this call was sent.
+		return &notSentError{msg: "waiting for the engine's first answer: " + ctx.Err().Error()}
 	}
 	defer func() { <-gate }()
 	p.mu.Lock()

@@ -2,6 +2,8 @@ package swarm
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -67,3 +69,65 @@ func TestPool_FirstCallsOfASharedClient(t *testing.T) {
 		t.Errorf("ready of a closed port: %v (want a not-sent failure)", err)
 	}
 }
+
+// TestPool_WaitingForAHangingEngine: while one caller's ping of a new
+// client hangs, another that gives up waiting for it reports nothing sent
+// (a write may then go to another manager, not "may have been applied").
+func TestPool_WaitingForAHangingEngine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() { // accept, never answer
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	p := NewPool(time.Second)
+	t.Cleanup(p.Close)
+	api, err := p.Client("tcp://"+ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		first <- p.ready(ctx, api)
+	}()
+	// The first caller holds the gate once its ping has reached the engine.
+	testenv.Poll(t, 5*time.Second, "the first caller's ping to reach the hanging engine", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(held) == 0 {
+			return fmt.Errorf("no connection yet")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = p.ready(ctx, api)
+	if err == nil || classify(err, true, write) != notSent {
+		t.Errorf("the waiting caller: %v (want a not-sent failure)", err)
+	}
+	if err := <-first; err == nil || classify(err, true, write) != notSent {
+		t.Errorf("the caller whose ping hung: %v (want a not-sent failure)", err)
+	}
+}
+

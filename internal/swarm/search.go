@@ -336,36 +336,35 @@ type searchFlight struct {
 	res  searchResult
 }
 
-type flightKey struct {
-	f   *Fleet
-	reg string // the registration read (see registration)
-}
-
-// searchFlights are the live reads under way, by fleet and registration.
-var searchFlights = struct {
+// searchFlights are the live reads under way, by cluster registration
+// (its name and what registration says of it).
+type searchFlights struct {
 	sync.Mutex
-	by map[flightKey]*searchFlight
-}{by: map[flightKey]*searchFlight{}}
+	by map[string]*searchFlight
+}
 
 // searchFlight joins the cluster's live reads under way, or starts them.
 // They outlive ctx (bounded by searchReads engine timeouts), so that a
 // search asking again finds them done, or their answers held.
 func (f *Fleet) searchFlight(ctx context.Context, c store.Cluster) *searchFlight {
-	key := flightKey{f: f, reg: c.Name + "|" + registration(c)}
-	searchFlights.Lock()
-	defer searchFlights.Unlock()
-	if fl := searchFlights.by[key]; fl != nil {
+	key := c.Name + "|" + registration(c)
+	f.searches.Lock()
+	defer f.searches.Unlock()
+	if fl := f.searches.by[key]; fl != nil {
 		return fl
 	}
+	if f.searches.by == nil {
+		f.searches.by = map[string]*searchFlight{}
+	}
 	fl := &searchFlight{done: make(chan struct{})}
-	searchFlights.by[key] = fl
+	f.searches.by[key] = fl
 	go func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), searchReads*f.timeout)
 		defer cancel()
 		fl.res = f.liveLists(rctx, c.Name)
-		searchFlights.Lock()
-		delete(searchFlights.by, key)
-		searchFlights.Unlock()
+		f.searches.Lock()
+		delete(f.searches.by, key)
+		f.searches.Unlock()
 		close(fl.done)
 	}()
 	return fl
