@@ -130,4 +130,3 @@ func TestPool_WaitingForAHangingEngine(t *testing.T) {
 		t.Errorf("the caller whose ping hung: %v (want a not-sent failure)", err)
 	}
 }
-
