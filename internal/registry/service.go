@@ -144,6 +144,12 @@ func (s *Service) Update(ctx context.Context, name string, in Input) (out Summar
 		return out, err
 	}
 	r := apply(cur, in)
+	if in.Password == nil && r.Password != "" && hostOf(r) != hostOf(cur) {
+		// The stored password goes only to the host it was given for: a
+		// new address could collect it.
+		return out, errs.Invalid("password", "give the password again when the address moves to another host (%s to %s): the stored one is only sent to %s",
+			hostOf(cur), hostOf(r), hostOf(cur))
+	}
 	if err := s.check(ctx, r); err != nil {
 		return out, err
 	}

@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	dockerregistry "github.com/docker/docker/api/types/registry"
 
+	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/store"
 	"github.com/swarmops/swarmops/internal/store/local"
 )
@@ -59,5 +61,42 @@ func TestService_AuthFor(t *testing.T) {
 		if ac.Username != tc.user || ac.ServerAddress != tc.server || ac.Password == "" {
 			t.Errorf("%s: user %q server %q; want %q at %q", tc.image, ac.Username, ac.ServerAddress, tc.user, tc.server)
 		}
+	}
+}
+
+// TestService_UpdateKeepsThePasswordAtItsHost: moving a registration to
+// another host without giving the password again is refused before the
+// new host is asked anything, so the stored password never reaches it;
+// with the password given, or on the same host, the update goes on to
+// the registry's check (which fails here: nothing listens on port 1).
+func TestService_UpdateKeepsThePasswordAtItsHost(t *testing.T) {
+	st, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	if err := st.CreateRegistry(ctx, store.Registry{Name: "corp", URL: "http://127.0.0.1:1", Username: "u", Password: "stored-pw"}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewService(st, nil, nil)
+	refusedForPassword := func(err error) bool {
+		pe, ok := errs.Public(err)
+		return ok && pe.Field == "password" && strings.Contains(pe.Message, "again")
+	}
+	moved := "http://127.0.0.2:1"
+	if _, err = s.Update(ctx, "corp", Input{URL: &moved}); !refusedForPassword(err) {
+		t.Fatalf("a move to another host without the password: %v, want a 400 on password", err)
+	}
+	if got, err := st.GetRegistry(ctx, "corp"); err != nil || got.URL != "http://127.0.0.1:1" {
+		t.Fatalf("the registration changed: %+v %v", got, err)
+	}
+	pw := "new-pw"
+	if _, err = s.Update(ctx, "corp", Input{URL: &moved, Password: &pw}); err == nil || refusedForPassword(err) {
+		t.Errorf("a move with the password given: %v, want the new host's check to fail", err)
+	}
+	same := "http://127.0.0.1:1/"
+	if _, err = s.Update(ctx, "corp", Input{URL: &same}); err == nil || refusedForPassword(err) {
+		t.Errorf("the same host written again: %v, want the check to fail, not a password request", err)
 	}
 }

@@ -13,8 +13,10 @@ import (
 // delete takes along, before it is confirmed.
 
 // maxIndexHeads bounds the manifests TagIndex asks for beyond the tags it
-// is told about: a repository with more tags is indexed in part.
-const maxIndexHeads = 500
+// is told about (a page view must stay cheap for the registry): a
+// repository with more tags is indexed in part, and the delete then asks
+// for confirmation on a page of its own that reads them all.
+const maxIndexHeads = 100
 
 // TagIndex is a repository's tags grouped by the digest they point at.
 type TagIndex struct {

@@ -30,9 +30,10 @@ func ParseLabelFilters(raw []string) (map[string]string, error) {
 	return out, nil
 }
 
-// Match reports whether an object of that name and labels is selected.
+// Match reports whether an object of that name and labels is selected:
+// its name contains Q whatever the case, and it has every label.
 func (f Filter) Match(name string, labels map[string]string) bool {
-	if f.Q != "" && !strings.Contains(name, f.Q) {
+	if f.Q != "" && !strings.Contains(strings.ToLower(name), strings.ToLower(f.Q)) {
 		return false
 	}
 	for k, v := range f.Labels {

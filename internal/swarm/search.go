@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/rs/zerolog"
 
 	"github.com/swarmops/swarmops/internal/errs"
 	"github.com/swarmops/swarmops/internal/store"
@@ -223,6 +224,9 @@ func (f *Fleet) searchCluster(ctx context.Context, c store.Cluster, view Cluster
 		return answerHeld()
 	}
 	r := fl.res
+	if _, ok := errs.Public(r.err); r.err != nil && !ok {
+		zerolog.Ctx(ctx).Warn().Err(r.err).Str("cluster", c.Name).Msg("search could not read the cluster")
+	}
 	switch {
 	case r.err == nil:
 		out.Source, out.At = SearchLive, r.lists.at
@@ -231,10 +235,10 @@ func (f *Fleet) searchCluster(ctx context.Context, c store.Cluster, view Cluster
 		}
 		m.fill(&out, r.lists)
 	case isHeld:
-		out.Source, out.At, out.Err, out.Problem = SearchHeld, held.at, r.err, publicMessage(r.err)
+		out.Source, out.At, out.Err, out.Problem = SearchHeld, held.at, r.err, searchProblem(r.err)
 		m.fill(&out, held)
 	default:
-		out.Source, out.Err, out.Problem = SearchFailed, r.err, publicMessage(r.err)
+		out.Source, out.Err, out.Problem = SearchFailed, r.err, searchProblem(r.err)
 	}
 	if e, ok := f.ElectionOf(c.Name); ok && out.Election == "" {
 		out.Election = e.Status
@@ -439,4 +443,14 @@ func matchesOf[T any](m matcher, items []T, name func(T) string) Matches[T] {
 		out.Items = out.Items[:m.limit:m.limit]
 	}
 	return out
+}
+
+// searchProblem says why a cluster's live answer failed, in words meant
+// for users: an error of ours says it; anything else (a store or network
+// failure inside) is not shown as it is.
+func searchProblem(err error) string {
+	if pe, ok := errs.Public(err); ok {
+		return pe.Message
+	}
+	return "the cluster could not be read (the instance's log says why)"
 }

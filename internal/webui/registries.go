@@ -465,6 +465,9 @@ func (u *UI) registryTags(c *fiber.Ctx) error {
 	if b.Can("registry.write") && len(page.Tags) > 0 {
 		if whole, err := regs.TagIndex(ctx(c), name, repo, known); err == nil {
 			idx = whole
+		} else {
+			// The confirmation page will name them; say why not here.
+			u.Log.Debug().Err(err).Str("registry", name).Str("repository", repo).Msg("tags on the same digests not read")
 		}
 	}
 	for _, t := range page.Tags {

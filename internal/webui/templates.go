@@ -185,7 +185,7 @@ func disableMutations(page []byte, why string) []byte {
 	z := html.NewTokenizer(bytes.NewReader(page))
 	var out bytes.Buffer
 	out.Grow(len(page) + 2048)
-	title := html.EscapeString(why)
+	title := why // startTag escapes attribute values
 	short := html.EscapeString(waitsElecting)
 	reason := `<span class="waits-reason">` + short + `</span>`
 	var inMain, inPost bool
@@ -236,7 +236,10 @@ func disableMutations(page []byte, why string) []byte {
 		switch {
 		case tag == "main":
 			inMain = true
-			attrs["data-waits"], order = why, append(order, "data-waits")
+			if _, ok := attrs["data-waits"]; !ok {
+				order = append(order, "data-waits")
+			}
+			attrs["data-waits"] = why
 			out.Write(startTag(tag, attrs, order))
 			continue
 		case !inMain:
