@@ -18,7 +18,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
@@ -234,44 +233,6 @@ func stackFilter(name string) filters.Args {
 	return filters.NewArgs(filters.Arg("label", namespaceLabel+"="+name))
 }
 
-// stackObjects answers the names of the services, networks, secrets and
-// configs labelled as the stack's on the engine.
-func stackObjects(ctx context.Context, api client.APIClient, name string) (map[string][]string, error) {
-	out := map[string][]string{}
-	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: stackFilter(name)})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range svcs {
-		out["services"] = append(out["services"], s.Spec.Name)
-	}
-	nets, err := api.NetworkList(ctx, network.ListOptions{Filters: stackFilter(name)})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nets {
-		out["networks"] = append(out["networks"], n.Name)
-	}
-	secrets, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: stackFilter(name)})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range secrets {
-		out["secrets"] = append(out["secrets"], s.Spec.Name)
-	}
-	configs, err := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: stackFilter(name)})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range configs {
-		out["configs"] = append(out["configs"], c.Spec.Name)
-	}
-	for _, v := range out {
-		slices.Sort(v)
-	}
-	return out, nil
-}
-
 // removeStackAfter removes a stack from the shared swarm when the test
 // ends, whoever deployed it and whatever is left of it: services, then
 // networks, secrets and configs, then (once its containers are gone) the
@@ -284,7 +245,7 @@ func removeStackAfter(t *testing.T, sw *testenv.Swarm, name string) {
 		var left map[string][]string
 		for {
 			var err error
-			left, err = stackObjects(ctx, api, name)
+			left, err = testenv.StackObjects(ctx, api, name)
 			if err == nil && len(left) == 0 {
 				break
 			}
@@ -292,20 +253,7 @@ func removeStackAfter(t *testing.T, sw *testenv.Swarm, name string) {
 				t.Errorf("cleanup: stack %s left on the shared swarm: %v (%v)", name, left, err)
 				return
 			}
-			for _, s := range left["services"] {
-				_ = api.ServiceRemove(ctx, s)
-			}
-			if len(left["services"]) == 0 {
-				for _, n := range left["networks"] {
-					_ = api.NetworkRemove(ctx, n)
-				}
-				for _, s := range left["secrets"] {
-					_ = api.SecretRemove(ctx, s)
-				}
-				for _, c := range left["configs"] {
-					_ = api.ConfigRemove(ctx, c)
-				}
-			}
+			testenv.RemoveStackObjects(ctx, api, left)
 			time.Sleep(200 * time.Millisecond)
 		}
 		for _, n := range sw.Nodes() {
@@ -660,7 +608,7 @@ func TestStacks_DeployedByCLI(t *testing.T) {
 		t.Errorf("DELETE answered (-want +got):\n%s", diff)
 	}
 	testenv.Poll(t, 30*time.Second, "stack "+name+" gone from the engine", func() error {
-		left, err := stackObjects(context.Background(), api, name)
+		left, err := testenv.StackObjects(context.Background(), api, name)
 		if err == nil && len(left) > 0 {
 			err = fmt.Errorf("left: %v", left)
 		}
@@ -726,7 +674,7 @@ func TestStacks_BadFiles(t *testing.T) {
 					t.Errorf("message %q is not the CLI's %q", e.Error.Message, cliMsg)
 				}
 			}
-			left, err := stackObjects(context.Background(), m.Client(), name)
+			left, err := testenv.StackObjects(context.Background(), m.Client(), name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -795,7 +743,7 @@ func TestStacks_Lock(t *testing.T) {
 			t.Fatal(err)
 		}
 		locked(t, resp, text)
-		if left, _ := stackObjects(context.Background(), api, name); len(left) > 0 {
+		if left, _ := testenv.StackObjects(context.Background(), api, name); len(left) > 0 {
 			t.Fatalf("a deploy refused for the lock created %v", left)
 		}
 

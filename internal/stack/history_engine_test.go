@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/swarmops/swarmops/internal/apitest"
+	"github.com/swarmops/swarmops/internal/testenv"
 )
 
 // revision is GET .../revisions/{n} (and an item of .../revisions).
@@ -153,7 +154,7 @@ func TestStacks_Roles(t *testing.T) {
 	if status != 403 {
 		t.Fatalf("a viewer deploys: %d %s, want 403", status, text)
 	}
-	if left, _ := stackObjects(t.Context(), sw.Managers[0].Client(), name); len(left) > 0 {
+	if left, _ := testenv.StackObjects(t.Context(), sw.Managers[0].Client(), name); len(left) > 0 {
 		t.Fatalf("a viewer's refused deploy created %v", left)
 	}
 	if got := deploy(t, operator, "ro", req); got.Revision != 1 {

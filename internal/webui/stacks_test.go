@@ -7,16 +7,13 @@ import (
 	"mime/multipart"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 
 	"github.com/swarmops/swarmops/internal/testenv"
 )
@@ -54,45 +51,6 @@ secrets:
 `
 }
 
-// stkObjects answers what carries the stack's label on the engine, by
-// kind.
-func stkObjects(ctx context.Context, api *client.Client, name string) (map[string][]string, error) {
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+name))
-	out := map[string][]string{}
-	services, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range services {
-		out["services"] = append(out["services"], s.Spec.Name)
-	}
-	nets, err := api.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nets {
-		out["networks"] = append(out["networks"], n.Name)
-	}
-	secrets, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range secrets {
-		out["secrets"] = append(out["secrets"], s.Spec.Name)
-	}
-	configs, err := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range configs {
-		out["configs"] = append(out["configs"], c.Spec.Name)
-	}
-	for k := range out {
-		slices.Sort(out[k])
-	}
-	return out, nil
-}
-
 // stkRemoveAfter removes whatever is left of a stack when the test ends,
 // straight on the engine, so the shared swarm is left as it was found.
 func stkRemoveAfter(t *testing.T, sw *testenv.Swarm, name string) {
@@ -100,24 +58,11 @@ func stkRemoveAfter(t *testing.T, sw *testenv.Swarm, name string) {
 		ctx := context.Background()
 		api := sw.Managers[0].Client()
 		testenv.Poll(t, 90*time.Second, "removing what is left of stack "+name, func() error {
-			left, err := stkObjects(ctx, api, name)
+			left, err := testenv.StackObjects(ctx, api, name)
 			if err != nil || len(left) == 0 {
 				return err
 			}
-			for _, s := range left["services"] {
-				_ = api.ServiceRemove(ctx, s)
-			}
-			if len(left["services"]) == 0 {
-				for _, n := range left["networks"] {
-					_ = api.NetworkRemove(ctx, n)
-				}
-				for _, s := range left["secrets"] {
-					_ = api.SecretRemove(ctx, s)
-				}
-				for _, c := range left["configs"] {
-					_ = api.ConfigRemove(ctx, c)
-				}
-			}
+			testenv.RemoveStackObjects(ctx, api, left)
 			return fmt.Errorf("left: %v", left)
 		})
 	})
@@ -238,7 +183,7 @@ func TestStackPages_Lifecycle(t *testing.T) {
 		b.forgive(400)
 		b.clean(c.what)
 	}
-	if left, err := stkObjects(ctx, api, shop); err != nil || len(left) > 0 {
+	if left, err := testenv.StackObjects(ctx, api, shop); err != nil || len(left) > 0 {
 		t.Fatalf("bad input deployed something: %v (%v)", left, err)
 	}
 
@@ -490,7 +435,7 @@ func TestStackPages_Lifecycle(t *testing.T) {
 		"Remove stack "+shop+"? This removes its 2 services ("+shop+"_api, "+shop+"_web), 1 network ("+shop+"_default), 1 secret ("+shop+"_db_password) and 1 config ("+shop+"_app_conf)",
 		"Remove "+shop)
 	b.waitText(`.flash-ok`, "Removed stack "+shop, 60*time.Second)
-	if left, err := stkObjects(ctx, api, shop); err != nil || len(left) > 0 {
+	if left, err := testenv.StackObjects(ctx, api, shop); err != nil || len(left) > 0 {
 		t.Errorf("after removal the engine still has %v (%v)", left, err)
 	}
 	if b.count(`#stack-`+shop) != 0 {
