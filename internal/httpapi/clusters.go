@@ -98,6 +98,10 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, clustersOrder)
+	if err != nil {
+		return err
+	}
 	views, err := a.Fleet.ListClusters(c.UserContext(), f, withHealth)
 	if err != nil {
 		return err
@@ -106,7 +110,7 @@ func (a *API) listClusters(c *fiber.Ctx) error {
 	for i, v := range views {
 		out[i] = toClusterDTO(v)
 	}
-	return c.JSON(listOf(out))
+	return c.JSON(pg.list(c, out))
 }
 
 func (a *API) createCluster(c *fiber.Ctx) error {

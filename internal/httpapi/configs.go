@@ -30,11 +30,15 @@ func (a *API) listConfigs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, configsOrder)
+	if err != nil {
+		return err
+	}
 	list, err := a.Fleet.ListConfigs(c.UserContext(), c.Params("cluster"), f)
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, list))
+	return c.JSON(pg.list(c, list))
 }
 
 func (a *API) getConfig(c *fiber.Ctx) error {

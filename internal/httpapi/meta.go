@@ -24,10 +24,16 @@ type versionDTO struct {
 	Instance string `json:"instance"`
 }
 
-// list is the contract's shape of every list answer.
+// list is the contract's shape of every list answer. Without ?limit= it
+// holds every item; with it (see paging.go), one page of them.
 type list[T any] struct {
-	Items []T `json:"items"`
+	Items []T `json:"items" openapi:"notnull"` // never null: an empty list is []
+	// Total counts every item that matches the request's filters, not
+	// only the page's.
 	Total int `json:"total"`
+	// NextCursor, while items remain after this page, is the ?cursor=
+	// that answers the next page; omitted on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
 	// Stale is set when the items come from this instance's snapshot
 	// because the swarm has no leader.
 	Stale *staleDTO `json:"stale,omitempty"`

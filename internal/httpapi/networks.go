@@ -31,11 +31,15 @@ func (a *API) listNetworks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, networksOrder)
+	if err != nil {
+		return err
+	}
 	nets, err := a.Fleet.ListNetworks(c.UserContext(), c.Params("cluster"), f)
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, nets))
+	return c.JSON(pg.list(c, nets))
 }
 
 func (a *API) getNetwork(c *fiber.Ctx) error {

@@ -50,11 +50,15 @@ func (a *API) listNodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, nodesOrder)
+	if err != nil {
+		return err
+	}
 	nodes, err := a.Fleet.ListNodes(c.UserContext(), c.Params("cluster"), f)
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, nodes))
+	return c.JSON(pg.list(c, nodes))
 }
 
 func (a *API) getNode(c *fiber.Ctx) error {

@@ -18,7 +18,7 @@ type registryReq = registry.Input
 // page is a list answered a page at a time: Next, when set, is what to
 // pass as ?last= for the following page.
 type page[T any] struct {
-	Items []T    `json:"items"`
+	Items []T    `json:"items" openapi:"notnull"`
 	Total int    `json:"total"` // items on this page
 	Next  string `json:"next,omitempty"`
 }
@@ -39,11 +39,15 @@ type tagDTO = registry.Tag
 type tagsDeletedDTO = registry.Deleted
 
 func (a *API) listRegistries(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, registriesOrder)
+	if err != nil {
+		return err
+	}
 	list, err := a.Registries.List(c.UserContext())
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(list))
+	return c.JSON(pg.list(c, list))
 }
 
 func (a *API) getRegistry(c *fiber.Ctx) error {

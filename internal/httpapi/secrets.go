@@ -30,11 +30,15 @@ func (a *API) listSecrets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, secretsOrder)
+	if err != nil {
+		return err
+	}
 	list, err := a.Fleet.ListSecrets(c.UserContext(), c.Params("cluster"), f)
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, list))
+	return c.JSON(pg.list(c, list))
 }
 
 func (a *API) getSecret(c *fiber.Ctx) error {

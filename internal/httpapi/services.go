@@ -82,11 +82,15 @@ func (a *API) listServices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pg, err := pagingOf(c, servicesOrder)
+	if err != nil {
+		return err
+	}
 	list, err := a.Fleet.ListServices(c.UserContext(), c.Params("cluster"), swarm.ServiceFilter{Filter: f, Stack: c.Query("stack")})
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, list))
+	return c.JSON(pg.list(c, list))
 }
 
 func (a *API) createService(c *fiber.Ctx) error {

@@ -46,6 +46,10 @@ type stackRemovedDTO = stack.Removed
 type stackRevisionDTO = swarm.StackRevision
 
 func (a *API) listStacks(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, stacksOrder)
+	if err != nil {
+		return err
+	}
 	stacks, err := a.Fleet.ListStacks(c.UserContext(), c.Params("cluster"))
 	if err != nil {
 		return err
@@ -55,7 +59,7 @@ func (a *API) listStacks(c *fiber.Ctx) error {
 		out[i].Name, out[i].Services = s.Name, s.Services
 		out[i].Tasks.Desired, out[i].Tasks.Running = s.Desired, s.Running
 	}
-	return c.JSON(listAt(c, out))
+	return c.JSON(pg.list(c, out))
 }
 
 func (a *API) deployStack(c *fiber.Ctx) error {
@@ -93,11 +97,15 @@ func (a *API) removeStack(c *fiber.Ctx) error {
 }
 
 func (a *API) stackRevisions(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, revisionsOrder)
+	if err != nil {
+		return err
+	}
 	list, err := a.Fleet.StackRevisions(c.UserContext(), c.Params("cluster"), c.Params("name"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(listAt(c, list))
+	return c.JSON(pg.list(c, list))
 }
 
 // revisionParam reads a revision number from the path or the query.

@@ -130,20 +130,24 @@ func (a *API) me(c *fiber.Ctx) error {
 }
 
 func (a *API) listTokens(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, tokensOrder)
+	if err != nil {
+		return err
+	}
 	ts, err := a.Auth.ListTokens(c.UserContext(), httpauth.Principal(c).Username)
 	if err != nil {
 		return err
 	}
-	return c.JSON(tokenList(ts))
+	return c.JSON(tokenList(c, pg, ts))
 }
 
-// tokenList is the answer listing tokens ts.
-func tokenList(ts []auth.Token) list[tokenDTO] {
+// tokenList is the answer listing the page pg asks of tokens ts.
+func tokenList(c *fiber.Ctx, pg paging[tokenDTO], ts []auth.Token) list[tokenDTO] {
 	out := make([]tokenDTO, len(ts))
 	for i, t := range ts {
 		out[i] = toTokenDTO(t)
 	}
-	return listOf(out)
+	return pg.list(c, out)
 }
 
 func (a *API) createToken(c *fiber.Ctx) error {
@@ -166,11 +170,15 @@ func (a *API) deleteToken(c *fiber.Ctx) error {
 }
 
 func (a *API) listUserTokens(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, tokensOrder)
+	if err != nil {
+		return err
+	}
 	ts, err := a.Auth.UserTokens(c.UserContext(), c.Params("username"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(tokenList(ts))
+	return c.JSON(tokenList(c, pg, ts))
 }
 
 func (a *API) deleteUserToken(c *fiber.Ctx) error {
@@ -181,6 +189,10 @@ func (a *API) deleteUserToken(c *fiber.Ctx) error {
 }
 
 func (a *API) listUsers(c *fiber.Ctx) error {
+	pg, err := pagingOf(c, usersOrder)
+	if err != nil {
+		return err
+	}
 	us, err := a.Auth.ListUsers(c.UserContext())
 	if err != nil {
 		return err
@@ -190,7 +202,7 @@ func (a *API) listUsers(c *fiber.Ctx) error {
 		out[i] = toUserDTO(u)
 		out[i].Tokens = &us[i].Tokens
 	}
-	return c.JSON(listOf(out))
+	return c.JSON(pg.list(c, out))
 }
 
 func (a *API) createUser(c *fiber.Ctx) error {

@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/swarmops/swarmops/internal/errs"
+)
+
+// Paging of lists. ?limit=N answers at most N items and, while more
+// remain, "next_cursor"; ?cursor= given that text answers the items after
+// the last one answered. A cursor holds the sort key of that last item,
+// not an offset, so items created or removed between two requests make
+// a page neither skip nor repeat the items that stay. The engine has no
+// paging: a page is cut from the same single list read as the whole
+// list, so it costs the engine no more than the whole list does.
+
+// maxLimit is the most items one page may hold.
+const maxLimit = 1000
+
+// maxCursor bounds the length of a cursor's text: far above any real
+// key (names are at most 64 characters, IDs 25).
+const maxCursor = 1024
+
+// order is a list's total order, which paging needs well defined: key
+// answers an item's sort key, whose parts compare in turn as strings,
+// descending where desc says so (one flag per part; none: all ascending).
+// The whole key is unique within a list. name ties a cursor to its list.
+type order[T any] struct {
+	name string
+	key  func(T) []string
+	desc []bool
+}
+
+// compare orders two keys of o.
+func (o order[T]) compare(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		c := strings.Compare(a[i], b[i])
+		if i < len(o.desc) && o.desc[i] {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// paging is what a request asks of a list ordered by o: at most limit
+// items (0: every one) after the item whose key is after (nil: from the
+// first).
+type paging[T any] struct {
+	o     order[T]
+	limit int
+	after []string
+}
+
+// pagingOf reads ?limit= and ?cursor= for a list ordered by o, before
+// the list is read: a bad value answers 400 naming the field and nothing
+// else happens. A cursor without limit answers every item after it.
+func pagingOf[T any](c *fiber.Ctx, o order[T]) (paging[T], error) {
+	p := paging[T]{o: o}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, errs.Invalid("limit", "expected a whole number from 1 to %d (the most items a page holds)", maxLimit)
+		}
+		p.limit = int(n)
+	}
+	if s := c.Query("cursor"); s != "" {
+		after, err := decodeCursor(o, s)
+		if err != nil {
+			return p, errs.Invalid("cursor", "expected the next_cursor of an earlier page of this list, unchanged")
+		}
+		p.after = after
+	}
+	return p, nil
+}
+
+// list answers the page of items p asks for, marked stale as listAt
+// does. Total counts every item (after filters), not only the page's.
+// Items are sorted by p's order first, so that the order is total even
+// where the domain's leaves ties (networks share names) and the page
+// follows the cursor's order whatever the domain's.
+func (p paging[T]) list(c *fiber.Ctx, items []T) list[T] {
+	type keyed struct {
+		key  []string
+		item T
+	}
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		ks[i] = keyed{p.o.key(it), it}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return p.o.compare(a.key, b.key) })
+	start := 0
+	if p.after != nil {
+		start, _ = slices.BinarySearchFunc(ks, p.after, func(k keyed, after []string) int {
+			// The first key above after: equal counts as below.
+			if p.o.compare(k.key, after) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	end, next := len(ks), ""
+	if p.limit > 0 && start+p.limit < len(ks) {
+		end = start + p.limit
+		next = encodeCursor(p.o, ks[end-1].key)
+	}
+	page := make([]T, 0, end-start)
+	for _, k := range ks[start:end] {
+		page = append(page, k.item)
+	}
+	l := listAt(c, page)
+	l.Total, l.NextCursor = len(items), next
+	return l
+}
+
+// encodeCursor answers the cursor of key in o: base64url (unpadded) of a
+// JSON array of the list's name and the key's parts.
+func encodeCursor[T any](o order[T], key []string) string {
+	b, err := json.Marshal(append([]string{o.name}, key...))
+	if err != nil { // strings always marshal
+		panic(fmt.Sprintf("paging: encode cursor: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor answers the key a cursor of o holds; an error when s is
+// not such a cursor (another list's, or altered).
+func decodeCursor[T any](o order[T], s string) ([]string, error) {
+	if len(s) > maxCursor {
+		return nil, fmt.Errorf("cursor longer than %d characters", maxCursor)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return nil, err
+	}
+	var zero T // every key of o has as many parts as the zero item's
+	if len(parts) != 1+len(o.key(zero)) || parts[0] != o.name {
+		return nil, fmt.Errorf("not a cursor of the %s list", o.name)
+	}
+	return parts[1:], nil
+}
+
+// sortableInt answers n (not negative) as a string that sorts as n does.
+func sortableInt(n int) string { return fmt.Sprintf("%020d", n) }
+
+// sortableTime answers t as a string that sorts as t does (years 0-9999).
+func sortableTime(t time.Time) string { return t.UTC().Format("20060102150405.000000000") }
+
+// The orders of the paged lists: each is the order its domain call
+// answers in, with an ID last where names may repeat.
+var (
+	clustersOrder = order[clusterDTO]{name: "clusters", key: func(c clusterDTO) []string { return []string{c.Name} }}
+	servicesOrder = order[serviceSummaryDTO]{name: "services", key: func(s serviceSummaryDTO) []string { return []string{s.Name, s.ID} }}
+	// tasksOrder is docker service ps's: by service, slot and node, the
+	// newest first.
+	tasksOrder = order[taskDTO]{name: "tasks", key: func(t taskDTO) []string {
+		return []string{t.Service, sortableInt(t.Slot), t.NodeHostname, sortableTime(t.CreatedAt), t.ID}
+	}, desc: []bool{false, false, false, true, false}}
+	nodesOrder    = order[nodeDTO]{name: "nodes", key: func(n nodeDTO) []string { return []string{n.Hostname, n.ID} }}
+	networksOrder = order[networkDTO]{name: "networks", key: func(n networkDTO) []string { return []string{n.Name, n.ID} }}
+	secretsOrder  = order[secretDTO]{name: "secrets", key: func(s secretDTO) []string { return []string{s.Name, s.ID} }}
+	configsOrder  = order[configDTO]{name: "configs", key: func(s configDTO) []string { return []string{s.Name, s.ID} }}
+	stacksOrder   = order[stackSummaryDTO]{name: "stacks", key: func(s stackSummaryDTO) []string { return []string{s.Name} }}
+	// revisionsOrder is newest first.
+	revisionsOrder = order[stackRevisionDTO]{name: "revisions", key: func(r stackRevisionDTO) []string {
+		return []string{sortableInt(r.Revision)}
+	}, desc: []bool{true}}
+	usersOrder      = order[userDTO]{name: "users", key: func(u userDTO) []string { return []string{u.Username} }}
+	tokensOrder     = order[tokenDTO]{name: "tokens", key: func(t tokenDTO) []string { return []string{t.Name} }}
+	registriesOrder = order[registryDTO]{name: "registries", key: func(r registryDTO) []string { return []string{r.Name} }}
+)
