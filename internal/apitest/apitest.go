@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,6 +114,10 @@ func Start(t testing.TB, cfg config.Config, opts ...server.Option) *Instance {
 		t.Fatalf("apitest: listen: %v", err)
 	}
 	in := &Instance{URL: "http://" + ln.Addr().String(), Server: s, Logs: logs, stop: cancel, done: make(chan error, 1)}
+	if err := loadContractOf(in); err != nil {
+		cancel()
+		t.Fatalf("apitest: %v", err)
+	}
 	go func() { in.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(in.Stop)
 	testenv.Poll(t, 10*time.Second, "the first admin can log in", func() error {
@@ -224,8 +229,18 @@ func (c *Client) MustDo(method, path string, body, out any, want int) string {
 	return text
 }
 
-// Raw sends a request and answers the response with its body read.
+// Raw sends a request and answers the response with its body read. The
+// call is checked against the OpenAPI document (see contract): a mismatch
+// fails the client's test, or is Raw's error for a client with no test.
 func (c *Client) Raw(method, path string, body io.Reader, headers map[string]string) (*http.Response, string, error) {
+	var sent []byte
+	if body != nil {
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return nil, "", err
+		}
+		sent, body = b, bytes.NewReader(b)
+	}
 	req, err := http.NewRequest(method, c.Base+path, body)
 	if err != nil {
 		return nil, "", err
@@ -255,7 +270,19 @@ func (c *Client) Raw(method, path string, body io.Reader, headers map[string]str
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp, string(b), err
+	if err != nil {
+		return resp, string(b), err
+	}
+	if ct := theContract.Load(); ct != nil {
+		if mismatch := ct.check(req, sent, resp, string(b)); mismatch != "" {
+			if c.t == nil {
+				return resp, string(b), errors.New(mismatch)
+			}
+			c.t.Helper()
+			c.t.Errorf("%s", mismatch)
+		}
+	}
+	return resp, string(b), nil
 }
 
 func (c *Client) do(method, path string, body, out any) (int, string, error) {

@@ -2,17 +2,13 @@ package httpapi_test
 
 import (
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/swarmops/swarmops/internal/apitest"
 	"github.com/swarmops/swarmops/internal/auth"
-	"github.com/swarmops/swarmops/internal/testenv"
 )
-
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 var paramRE = regexp.MustCompile(`:[a-zA-Z_]+\+?|\*|\+`)
 
