@@ -58,7 +58,14 @@ screenshots: test-deps
 test-short:
 	$(GO) test -short ./...
 
-bench:
+# bench prints the performance table (bench/, README "Performance"): it
+# starts private engines, Redis, a built swarmops process and wrk as the
+# tests do, loads a swarm with 1,000 services and 10,000 pending tasks, and
+# measures each row side by side with its reference in the same run
+# (SWARMOPS_BENCH_PROFILE=file.prof also writes a CPU profile of the
+# services list). Then the micro-benchmarks of every package.
+bench: test-deps
+	SWARMOPS_BENCH=full $(GO) test -count=1 -run TestPerformanceTable -v -timeout 90m ./bench/
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
