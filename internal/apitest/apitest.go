@@ -241,9 +241,60 @@ func (c *Client) Raw(method, path string, body io.Reader, headers map[string]str
 		}
 		sent, body = b, bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.Base+path, body)
+	req, err := c.request(context.Background(), method, path, body, headers)
 	if err != nil {
 		return nil, "", err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp, string(b), err
+	}
+	return resp, string(b), c.report(req, sent, resp, string(b), true)
+}
+
+// Open sends a bodiless request whose answer is a stream (logs, events)
+// and answers the response with its body unread; ctx ends the stream. Its
+// status and headers are checked against the OpenAPI document as Raw
+// checks a call, and its body too when the status is an error (read
+// whole; the answered response still holds it).
+func (c *Client) Open(ctx context.Context, path string, headers map[string]string) (*http.Response, error) {
+	req, err := c.request(ctx, http.MethodGet, path, nil, headers)
+	if err != nil {
+		return nil, err
+	}
+	// No client timeout: a stream lasts as long as ctx.
+	hc := &http.Client{Jar: c.HTTP.Jar, Transport: c.HTTP.Transport, CheckRedirect: c.HTTP.CheckRedirect}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 300 {
+		if err := c.report(req, nil, resp, "", false); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+		return resp, nil
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return resp, err
+	}
+	return resp, c.report(req, nil, resp, string(b), true)
+}
+
+// request builds a request of c: its credentials, c's headers, then
+// headers (an empty value removes one).
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader, headers map[string]string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -264,25 +315,27 @@ func (c *Client) Raw(method, path string, body io.Reader, headers map[string]str
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, "", err
+	return req, nil
+}
+
+// report checks a call against the OpenAPI document (the answer's body
+// only when read): a mismatch fails c's test, or is the error for a
+// client with no test.
+func (c *Client) report(req *http.Request, sent []byte, resp *http.Response, answer string, bodyRead bool) error {
+	ct := theContract.Load()
+	if ct == nil {
+		return nil
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp, string(b), err
+	mismatch := ct.check(req, sent, resp, answer, bodyRead)
+	if mismatch == "" {
+		return nil
 	}
-	if ct := theContract.Load(); ct != nil {
-		if mismatch := ct.check(req, sent, resp, string(b)); mismatch != "" {
-			if c.t == nil {
-				return resp, string(b), errors.New(mismatch)
-			}
-			c.t.Helper()
-			c.t.Errorf("%s", mismatch)
-		}
+	if c.t == nil {
+		return errors.New(mismatch)
 	}
-	return resp, string(b), nil
+	c.t.Helper()
+	c.t.Errorf("%s", mismatch)
+	return nil
 }
 
 func (c *Client) do(method, path string, body, out any) (int, string, error) {

@@ -89,7 +89,8 @@ func TestContract_Check(t *testing.T) {
 		{"not an API route", "GET", "/services", "", nil, 200, "text/html", "<p>", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := c.check(call(tc.method, tc.path, tc.body, tc.headers, tc.status, tc.ct, tc.answer))
+			req, sent, resp, answer := call(tc.method, tc.path, tc.body, tc.headers, tc.status, tc.ct, tc.answer)
+			got := c.check(req, sent, resp, answer, true)
 			if len(tc.want) == 0 {
 				if got != "" {
 					t.Fatalf("mismatch reported for a matching call: %s", got)
@@ -116,11 +117,13 @@ func TestContract_Coverage(t *testing.T) {
 	key := "POST /api/v1/things/:name"
 	validated.Delete(key)
 	t.Cleanup(func() { validated.Delete(key) })
-	c.check(call("POST", "/api/v1/things/b", `{"count":1}`, nil, 401, "application/json", `{}`))
+	req, sent, resp, answer := call("POST", "/api/v1/things/b", `{"count":1}`, nil, 401, "application/json", `{}`)
+	c.check(req, sent, resp, answer, true)
 	if got := Unvalidated(routes); len(got) != 1 {
 		t.Fatalf("after a 401 only: unvalidated %v, want the route", got)
 	}
-	c.check(call("POST", "/api/v1/things/b", `{"count":1}`, map[string]string{"Authorization": "Bearer x"}, 200, "application/json", `{"name":"b","count":1}`))
+	req, sent, resp, answer = call("POST", "/api/v1/things/b", `{"count":1}`, map[string]string{"Authorization": "Bearer x"}, 200, "application/json", `{"name":"b","count":1}`)
+	c.check(req, sent, resp, answer, true)
 	if got := Unvalidated(routes); len(got) != 0 {
 		t.Fatalf("after a success: unvalidated %v, want none", got)
 	}

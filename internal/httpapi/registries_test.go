@@ -121,6 +121,11 @@ func TestRegistries_RegisterBrowseDeployDelete(t *testing.T) {
 	}
 	wantStatus(t, admin.c, http.MethodPost, "/api/v1/registries",
 		map[string]any{"name": "rg-again", "url": reg.URL, "username": "rg-user", "password": password}, 409, "already serves")
+	var got registryAnswer
+	viewer.MustDo(http.MethodGet, "/api/v1/registries/rg", nil, &got, 200)
+	if got != created {
+		t.Fatalf("GET /api/v1/registries/rg = %+v, want what registering answered: %+v", got, created)
+	}
 
 	t.Run("browse", func(t *testing.T) {
 		var repos struct {

@@ -26,11 +26,11 @@ import (
 func openStream(t *testing.T, c *apitest.Client, path string, sse bool) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	var accept map[string]string
 	if sse {
-		req.Header.Set("Accept", "text/event-stream")
+		accept = map[string]string{"Accept": "text/event-stream"}
 	}
-	resp, err := (&http.Client{Jar: c.HTTP.Jar}).Do(req)
+	resp, err := c.Open(ctx, path, accept)
 	if err != nil {
 		cancel()
 		t.Fatalf("GET %s: %v", path, err)
