@@ -273,7 +273,7 @@ func (tab *table) throughput(t *testing.T, sz sizes, wrk string, so *swarmOps, r
 			a = append(a, runWrk(t, wrk, sz.wrkDur, sz.wrkConns, ours, cookie).rps)
 		}
 	}
-	ma, mb := medianF(a), medianF(b)
+	ma, mb := median(a), median(b)
 	tab.add(row{
 		name: "throughput GET /clusters (session)", ours: ma, ref: mb, value: ma / mb, goal: 0.8, atMost: false, unit: "req/s",
 		context: fmt.Sprintf("wrk -t2 -c%d, %d x %s per side, vs bare fiber + 2 Redis GETs", sz.wrkConns, sz.wrkRounds, sz.wrkDur),

@@ -148,19 +148,9 @@ func alternate(warm, n int, a, b func() time.Duration) (time.Duration, time.Dura
 	return median(as), median(bs)
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func medianF(v []float64) float64 {
+// median answers the middle value of v (the mean of the two middle ones
+// for an even count), 0 for none.
+func median[T time.Duration | float64](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	if len(s) == 0 {
@@ -171,3 +161,4 @@ func medianF(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
