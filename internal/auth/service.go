@@ -269,19 +269,19 @@ func (s *Service) SessionPrincipal(ctx context.Context, cookie string) (Principa
 		return Principal{}, errs.Unauthorized("no session; log in first")
 	}
 	id := hashText(cookie)
-	sess, err := s.store.GetSession(ctx, id)
-	if errors.Is(err, errs.ErrNotFound) {
+	// The session and its user in one read of the store: every
+	// authenticated request pays for it. Both are read from the store each
+	// time (a backend may spare decoding a text it decoded before, never
+	// the read), so a logout, a new password, a new role or a removal on
+	// any instance holds at the next request everywhere.
+	sess, u, err := s.store.GetSessionUser(ctx, id)
+	switch {
+	case errors.Is(err, errs.ErrNotFound) && sess == (store.Session{}):
 		return Principal{}, errs.Unauthorized("session expired or ended; log in again")
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("read session: %w", err)
-	}
-	u, err := s.store.GetUser(ctx, sess.Username)
-	if errors.Is(err, errs.ErrNotFound) {
+	case errors.Is(err, errs.ErrNotFound):
 		return Principal{}, errs.Unauthorized("session's user no longer exists")
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("read session user: %w", err)
+	case err != nil:
+		return Principal{}, fmt.Errorf("read session: %w", err)
 	}
 	if u.Disabled {
 		_ = s.store.DeleteSession(ctx, id)

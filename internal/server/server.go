@@ -159,6 +159,8 @@ type Server struct {
 	metricsLn net.Listener
 	// notices: see WithNotices (nil: the log only).
 	notices io.Writer
+	// logs batches the log's lines while serving (nil: written at once).
+	logs *logBuffer
 }
 
 // Option changes how New wires an instance (tests use them to observe).
@@ -206,6 +208,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 	var o options
 	for _, f := range opts {
 		f(&o)
+	}
+	var logs *logBuffer
+	if f, ok := logOut.(*os.File); ok && cfg.LogFormat != "console" {
+		// The process's own output (not a test's buffer, not a person's
+		// console): batched while serving, see logBuffer.
+		logs = newLogBuffer(f)
+		logOut = logs
 	}
 	log := NewLogger(cfg, logOut)
 	for _, w := range cfg.Warnings {
@@ -272,7 +281,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Optio
 			Heartbeat: o.heartbeat}})
 	app.Use(httpx.Metrics(reg))
 	s := &Server{Config: cfg, Log: log, Store: st, Auth: authSvc, Fleet: fleet, API: api, UI: ui, App: app, pool: pool,
-		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate, notices: o.notices}
+		stopStreams: stopStreams, raw: raw, locker: locker, box: box, gate: gate, notices: o.notices, logs: logs}
 	if cfg.MetricsListen != "" {
 		// Metrics on their own address only: the main listener answers
 		// /metrics as the page that does not exist it then is.
@@ -354,8 +363,12 @@ func Run(ctx context.Context, cfg config.Config, logOut, notices io.Writer) erro
 	return s.Serve(ctx, ln)
 }
 
-// Close releases the engine clients, the store and the metrics listener.
+// Close releases the engine clients, the store and the metrics listener,
+// and writes out the log's last lines.
 func (s *Server) Close() {
+	if s.logs != nil {
+		defer s.logs.stop()
+	}
 	if s.metrics != nil {
 		_ = s.metrics.Close()
 		_ = s.metricsLn.Close()
@@ -367,6 +380,9 @@ func (s *Server) Close() {
 // Serve serves on ln until ctx ends, then drains and stops, and closes s.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
+	if s.logs != nil {
+		s.logs.start()
+	}
 	cfg, log, app, api := s.Config, s.Log, s.App, s.API
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()

@@ -72,6 +72,24 @@ type Clusters interface {
 	DefaultCluster(ctx context.Context) (string, error)
 	// SetDefaultCluster marks name as the default ("" clears it).
 	SetDefaultCluster(ctx context.Context, name string) error
+	// ListClustersPublic answers what a listing of the registry shows, in
+	// one read of the backend (one round trip to Redis): every cluster
+	// sorted by name as ListClusters does, but without key material
+	// (TLS.Key and TLS.KeySealed empty, whichever the record held), and
+	// the default cluster's name ("" when none is set), both read at one
+	// moment. Nothing in it is sealed, so a sealing layer passes it as is.
+	ListClustersPublic(ctx context.Context) ([]Cluster, string, error)
+}
+
+// WithoutKey answers c without TLS key material (TLS.Key and
+// TLS.KeySealed empty); c itself is left as it is.
+func WithoutKey(c Cluster) Cluster {
+	if c.TLS != nil && (c.TLS.Key != "" || len(c.TLS.KeySealed) > 0) {
+		t := *c.TLS
+		t.Key, t.KeySealed = "", nil
+		c.TLS = &t
+	}
+	return c
 }
 
 // User is a local account.
@@ -144,6 +162,12 @@ type Session struct {
 type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionUser answers the unexpired session id and the user it
+	// names, read at one moment in one read of the backend (one round trip
+	// to Redis): what authenticating a request needs. errs.ErrNotFound
+	// when there is no such session (Session and User zero), or when the
+	// session's user is gone (the Session answered, the User zero).
+	GetSessionUser(ctx context.Context, id string) (Session, User, error)
 	// TouchSession sets a new idle deadline.
 	TouchSession(ctx context.Context, id string, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error

@@ -45,15 +45,11 @@ func viewOf(c store.Cluster, isDefault bool) ClusterView {
 // health probed concurrently when withHealth (the whole costs about one
 // probe).
 func (f *Fleet) ListClusters(ctx context.Context, flt Filter, withHealth bool) ([]ClusterView, error) {
-	all, err := f.store.ListClusters(ctx)
+	all, def, err := f.registry(ctx, withHealth)
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
 	}
-	def, err := f.store.DefaultCluster(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list clusters: %w", err)
-	}
-	var kept []store.Cluster
+	kept := all[:0] // the store's answer is ours to reuse
 	for _, c := range all {
 		if flt.Match(c.Name, c.Labels) {
 			kept = append(kept, c)
@@ -71,6 +67,25 @@ func (f *Fleet) ListClusters(ctx context.Context, flt Filter, withHealth bool) (
 		}
 	}
 	return out, nil
+}
+
+// registry answers every cluster and the default mark. A listing needs no
+// key, so without health it takes both in one read of the store (one
+// round trip to Redis); probes need the engines' TLS keys, which only
+// ListClusters opens.
+func (f *Fleet) registry(ctx context.Context, withKeys bool) ([]store.Cluster, string, error) {
+	if !withKeys {
+		return f.store.ListClustersPublic(ctx)
+	}
+	all, err := f.store.ListClusters(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	def, err := f.store.DefaultCluster(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return all, def, nil
 }
 
 // GetCluster answers one cluster with its health.

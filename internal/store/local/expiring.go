@@ -54,6 +54,29 @@ func (s *Store) GetSession(_ context.Context, id string) (store.Session, error) 
 	return sess, err
 }
 
+// GetSessionUser answers the unexpired session id and its user, read in
+// one transaction.
+func (s *Store) GetSessionUser(_ context.Context, id string) (store.Session, store.User, error) {
+	var sess store.Session
+	var u store.User
+	err := s.view("get session", func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketSessions), []byte(id), &sess)
+		if err == nil && (!ok || !s.now().Before(sess.ExpiresAt)) {
+			sess = store.Session{}
+			return errs.NotFound("session not found")
+		}
+		if err != nil {
+			return err
+		}
+		ok, err = getJSON(tx.Bucket(bucketUsers), []byte(sess.Username), &u)
+		if err == nil && !ok {
+			err = errs.NotFound("user %q not found", sess.Username)
+		}
+		return err
+	})
+	return sess, u, err
+}
+
 // TouchSession moves the idle deadline of the unexpired session id.
 func (s *Store) TouchSession(_ context.Context, id string, expiresAt time.Time) error {
 	return s.update("touch session", func(tx *bolt.Tx) error {

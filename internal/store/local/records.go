@@ -106,6 +106,28 @@ func (s *Store) ListClusters(context.Context) ([]store.Cluster, error) {
 	return list[store.Cluster](s, clusters)
 }
 
+// ListClustersPublic answers every cluster sorted by name without key
+// material, and the default cluster's name, read in one transaction.
+func (s *Store) ListClustersPublic(context.Context) ([]store.Cluster, string, error) {
+	out := []store.Cluster{}
+	var def string
+	err := s.view("list cluster", func(tx *bolt.Tx) error {
+		def = string(tx.Bucket(bucketMeta).Get(keyDefault))
+		return tx.Bucket(bucketClusters).ForEach(func(_, data []byte) error {
+			var c store.Cluster
+			if err := json.Unmarshal(data, &c); err != nil {
+				return err
+			}
+			out = append(out, store.WithoutKey(c))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, def, nil
+}
+
 // UpdateCluster replaces the stored cluster of c's name.
 func (s *Store) UpdateCluster(_ context.Context, c store.Cluster) error {
 	return replace(s, clusters, c.Name, c)

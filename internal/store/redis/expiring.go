@@ -87,6 +87,60 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	return sess, nil
 }
 
+// getSessionUserScript answers the session of KEYS[1] and the user it
+// names (the record under ARGV[1] .. its username): {} without the
+// session, {session} when no username is found in its text, {session,
+// username, user or false} otherwise. The name is found as encoding/json
+// writes it (every username is plain text, see auth): cheaper than
+// decoding the whole session, and the caller checks that it is the
+// session's. A read only, so it runs (without the no-writes flag, which
+// Redis before 7 would not take) wherever a GET would.
+var getSessionUserScript = goredis.NewScript(`
+local s = redis.call('GET', KEYS[1])
+if not s then return {} end
+local name = string.match(s, '"username":"([^"\\]+)"')
+if not name then return {s} end
+return {s, name, redis.call('GET', ARGV[1] .. name)}`)
+
+// GetSessionUser answers the unexpired session id and its user, both read
+// by one script: one round trip.
+func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	const op = "get session"
+	vals, err := getSessionUserScript.Run(ctx, s.c, []string{s.sessionKey(id)}, s.key(users.noun, "")).Slice()
+	if err != nil {
+		return store.Session{}, store.User{}, s.fail(op, err)
+	}
+	if len(vals) == 0 {
+		return store.Session{}, store.User{}, errs.NotFound("session not found")
+	}
+	data, _ := vals[0].(string)
+	sess, err := s.memo.sessions.decode(data)
+	if err != nil {
+		return store.Session{}, store.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if !time.Now().Before(sess.ExpiresAt) {
+		return store.Session{}, store.User{}, errs.NotFound("session not found")
+	}
+	if len(vals) == 3 && vals[1] == any(sess.Username) {
+		raw, ok := vals[2].(string)
+		if !ok {
+			return sess, store.User{}, errs.NotFound("user %q not found", sess.Username)
+		}
+		u, err := s.memo.users.decode(raw)
+		if err != nil {
+			return sess, store.User{}, fmt.Errorf("get user %q: %w", sess.Username, err)
+		}
+		if u.Username == sess.Username {
+			return sess, u, nil
+		}
+	}
+	// The script found no name, or another than decoding finds (the
+	// session's text is not as this build writes it): ask for the user
+	// the session names, never answering another.
+	u, err := s.GetUser(ctx, sess.Username)
+	return sess, u, err
+}
+
 // TouchSession moves the idle deadline of the unexpired session id,
 // keeping the fields of the stored session this build does not know.
 func (s *Store) TouchSession(ctx context.Context, id string, expiresAt time.Time) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -64,6 +65,10 @@ func create(ctx context.Context, s *Store, n named, name string, v any) error {
 }
 
 func get[T any](ctx context.Context, s *Store, n named, name string) (T, error) {
+	return getWith(ctx, s, n, name, decode[T])
+}
+
+func getWith[T any](ctx context.Context, s *Store, n named, name string, dec func(string) (T, error)) (T, error) {
 	var v T
 	data, err := s.c.Get(ctx, s.key(n.noun, name)).Result()
 	if errors.Is(err, goredis.Nil) {
@@ -72,7 +77,7 @@ func get[T any](ctx context.Context, s *Store, n named, name string) (T, error) 
 	if err != nil {
 		return v, s.fail("get "+n.noun, err)
 	}
-	v, err = decode[T](data)
+	v, err = dec(data)
 	if err != nil {
 		return v, fmt.Errorf("get %s %q: %w", n.noun, name, err)
 	}
@@ -82,17 +87,133 @@ func get[T any](ctx context.Context, s *Store, n named, name string) (T, error) 
 // list answers every record sorted by name; a name whose record vanished
 // meanwhile is skipped.
 func list[T any](ctx context.Context, s *Store, n named) ([]T, error) {
+	out, _, err := listWith(ctx, s, n, "", decode[T])
+	return out, err
+}
+
+// listWith answers every record of n sorted by name, decoded by dec, and,
+// when extra is not "", the value of key extra ("" when not set): one
+// round trip (see records).
+func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec func(string) (T, error)) ([]T, string, error) {
 	op := "list " + n.noun
-	names, err := s.c.SMembers(ctx, s.key(n.index)).Result()
+	recs, first, err := s.records(ctx, n, extra)
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, "", s.fail(op, err)
 	}
-	slices.Sort(names)
-	keys := make([]string, len(names))
-	for i, name := range names {
+	out := make([]T, 0, len(recs))
+	for _, data := range recs {
+		v, err := dec(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	return out, first, nil
+}
+
+// records answers the records of n's names in the order of the names,
+// skipping names whose record vanished meanwhile, and the value of key
+// extra ("" when not set or extra is ""), in one round trip: SORT BY
+// nosort with GET answers each name and its record in one command, sent
+// with the GET of extra, where SMEMBERS and MGET took two. Two it takes
+// still where SORT cannot: a prefix with a "*" (SORT's place for the
+// name), or where Redis refuses it, as Redis 7 does to an ACL user
+// without read access to every key ("GET option of SORT denied"); the
+// first refusal turns SORT off for the store's life.
+func (s *Store) records(ctx context.Context, n named, extra string) ([]string, string, error) {
+	if !s.noSort.Load() && !strings.Contains(s.prefix, "*") {
+		recs, first, err := s.sortedRecords(ctx, n, extra)
+		var reply goredis.Error
+		if err == nil || !errors.As(err, &reply) || unavailable(err) != nil {
+			return recs, first, err
+		}
+		s.noSort.Store(true)
+	}
+	p := s.c.Pipeline()
+	names := p.SMembers(ctx, s.key(n.index))
+	first := s.pipeGet(ctx, p, extra)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, "", err
+	}
+	def, err := valueOf(first)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := names.Result()
+	if err != nil {
+		return nil, "", err
+	}
+	slices.Sort(list)
+	keys := make([]string, len(list))
+	for i, name := range list {
 		keys[i] = s.key(n.noun, name)
 	}
-	return mget[T](ctx, s, op, keys)
+	out := make([]string, 0, len(list))
+	if len(keys) == 0 {
+		return out, def, nil
+	}
+	vals, err := s.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, "", err
+	}
+	for _, v := range vals {
+		if data, _ := v.(string); data != "" { // else vanished meanwhile
+			out = append(out, data)
+		}
+	}
+	return out, def, nil
+}
+
+// sortedRecords is records by SORT.
+func (s *Store) sortedRecords(ctx context.Context, n named, extra string) ([]string, string, error) {
+	p := s.c.Pipeline()
+	pairs := p.Sort(ctx, s.key(n.index), &goredis.Sort{By: "nosort", Get: []string{"#", s.key(n.noun, "*")}})
+	first := s.pipeGet(ctx, p, extra)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, "", err
+	}
+	def, err := valueOf(first)
+	if err != nil {
+		return nil, "", err
+	}
+	val, err := pairs.Result()
+	if err != nil {
+		return nil, "", err
+	}
+	type entry struct{ name, data string }
+	entries := make([]entry, 0, len(val)/2)
+	for i := 0; i+1 < len(val); i += 2 {
+		if val[i+1] != "" { // else vanished between SADD/SREM and its record's write
+			entries = append(entries, entry{val[i], val[i+1]})
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.data
+	}
+	return out, def, nil
+}
+
+// pipeGet queues GET key on p, unless key is "".
+func (s *Store) pipeGet(ctx context.Context, p goredis.Pipeliner, key string) *goredis.StringCmd {
+	if key == "" {
+		return nil
+	}
+	return p.Get(ctx, key)
+}
+
+// valueOf answers the value cmd read, "" when it was not sent or the key
+// was not set.
+func valueOf(cmd *goredis.StringCmd) (string, error) {
+	if cmd == nil {
+		return "", nil
+	}
+	v, err := cmd.Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return v, err
 }
 
 // mget answers the decoded values of keys in order, skipping missing ones.
@@ -230,12 +351,27 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster) error {
 
 // GetCluster answers the cluster called name.
 func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
-	return get[store.Cluster](ctx, s, clusters, name)
+	return getWith(ctx, s, clusters, name, s.decodeCluster)
 }
 
 // ListClusters answers every cluster sorted by name.
 func (s *Store) ListClusters(ctx context.Context) ([]store.Cluster, error) {
-	return list[store.Cluster](ctx, s, clusters)
+	list, _, err := listWith(ctx, s, clusters, "", s.decodeCluster)
+	return list, err
+}
+
+// ListClustersPublic answers every cluster sorted by name without key
+// material, and the default cluster's name, in one round trip (see
+// records).
+func (s *Store) ListClustersPublic(ctx context.Context) ([]store.Cluster, string, error) {
+	list, def, err := listWith(ctx, s, clusters, s.key("default-cluster"), s.decodeCluster)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range list {
+		list[i] = store.WithoutKey(list[i])
+	}
+	return list, def, nil
 }
 
 // UpdateCluster replaces the stored cluster of c's name.

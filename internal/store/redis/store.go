@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -39,6 +40,11 @@ type Store struct {
 	prefix   string
 	auditCap int64
 	rep      replicas
+	// memo spares decoding records read before.
+	memo memos
+	// noSort is set once Redis refused SORT's GET to this user (see
+	// records).
+	noSort atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,7 +66,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	if _, ok := client.(pinner); opts.WaitReplicas > 0 && !ok {
 		panic(fmt.Sprintf("redis store: WaitReplicas needs a client with Conn(), not %T", client))
 	}
-	s := &Store{c: client, prefix: opts.Prefix, auditCap: opts.AuditCap}
+	s := &Store{c: client, prefix: opts.Prefix, auditCap: opts.AuditCap, memo: newMemos()}
 	s.rep.want, s.rep.timeout, s.rep.notify = opts.WaitReplicas, opts.WaitTimeout, opts.Unreplicated
 	return s
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentStackRevisions", testConcurrentStackRevisions}, {"RevisedStacks", testRevisedStacks}, {"PutStackRevision", testPutStackRevision},
 		{"Meta", testMeta}, {"LoginStates", testLoginStates},
 		{"ChangeUser", testChangeUser}, {"SessionEpoch", testSessionEpoch}, {"UndoFailure", testUndoFailure},
+		{"SessionUser", testSessionUser}, {"ClustersPublic", testClustersPublic},
 		{"Ping", func(t *testing.T, s store.Store) { ok(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {

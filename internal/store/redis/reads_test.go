@@ -1,0 +1,188 @@
+package redis_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/store"
+	"github.com/swarmops/swarmops/internal/store/redis"
+	"github.com/swarmops/swarmops/internal/testenv"
+)
+
+// readsFixture is a store on a Redis of the test's own, with a user, its
+// session and three clusters, one of them the default.
+type readsFixture struct {
+	srv  *testenv.RedisServer
+	raw  *goredis.Client
+	s    *redis.Store
+	sess store.Session
+	user store.User
+	list []store.Cluster
+}
+
+func newReadsFixture(t *testing.T, prefix string) readsFixture {
+	t.Helper()
+	srv := testenv.NewRedis(t, "")
+	f := readsFixture{srv: srv, raw: goredis.NewClient(&goredis.Options{Addr: srv.Addr})}
+	t.Cleanup(func() { f.raw.Close() })
+	f.s = redis.New(goredis.NewClient(&goredis.Options{Addr: srv.Addr}), redis.Options{Prefix: prefix})
+	t.Cleanup(func() { f.s.Close() })
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	f.user = store.User{Username: "alice", Role: "operator", PasswordHash: []byte("hash"), CreatedAt: t0, UpdatedAt: t0, CredentialEpoch: 3}
+	must(t, f.s.CreateUser(ctx, f.user))
+	f.sess = store.Session{ID: "sid", Username: "alice", CSRFToken: "csrf", CreatedAt: t0, ExpiresAt: time.Now().Add(time.Hour).UTC(), CredentialEpoch: 3}
+	must(t, f.s.CreateSession(ctx, f.sess))
+	for _, name := range []string{"prod", "dev", "edge"} {
+		c := store.Cluster{Name: name, Endpoints: []string{"tcp://198.18.0.11:2375"}, Labels: map[string]string{"env": name}, CreatedAt: t0, UpdatedAt: t0}
+		must(t, f.s.CreateCluster(ctx, c))
+		f.list = append(f.list, c)
+	}
+	must(t, f.s.SetDefaultCluster(ctx, "prod"))
+	f.list = []store.Cluster{f.list[1], f.list[2], f.list[0]} // by name
+	return f
+}
+
+// reads answers how many requests Redis has read from its clients.
+func (f readsFixture) reads(t *testing.T) int {
+	t.Helper()
+	info, err := f.raw.Info(t.Context(), "stats").Result()
+	must(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_reads_processed:"); ok {
+			n, err := strconv.Atoi(v)
+			must(t, err)
+			return n
+		}
+	}
+	t.Fatal("no total_reads_processed in INFO stats")
+	return 0
+}
+
+// check reads the session with its user and the listing, and compares
+// them with the fixture's.
+func (f readsFixture) check(t *testing.T) {
+	t.Helper()
+	ctx := t.Context()
+	sess, u, err := f.s.GetSessionUser(ctx, "sid")
+	must(t, err)
+	if diff := cmp.Diff(f.sess, sess); diff != "" {
+		t.Errorf("GetSessionUser session (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.user, u); diff != "" {
+		t.Errorf("GetSessionUser user (-want +got):\n%s", diff)
+	}
+	list, def, err := f.s.ListClustersPublic(ctx)
+	must(t, err)
+	if diff := cmp.Diff(f.list, list); diff != "" || def != "prod" {
+		t.Errorf("ListClustersPublic: default %q, list (-want +got):\n%s", def, diff)
+	}
+	full, err := f.s.ListClusters(ctx)
+	must(t, err)
+	if diff := cmp.Diff(f.list, full); diff != "" {
+		t.Errorf("ListClusters (-want +got):\n%s", diff)
+	}
+}
+
+// TestStore_OneRoundTrip: what every request reads (a session with its
+// user, the registry's listing) is one request to Redis each.
+func TestStore_OneRoundTrip(t *testing.T) {
+	skipShort(t)
+	f := newReadsFixture(t, "swarmops:")
+	f.check(t) // scripts loaded, connections made
+	ctx := t.Context()
+	for name, read := range map[string]func() error{
+		"GetSessionUser":     func() error { _, _, err := f.s.GetSessionUser(ctx, "sid"); return err },
+		"ListClustersPublic": func() error { _, _, err := f.s.ListClustersPublic(ctx); return err },
+		"ListClusters":       func() error { return second(f.s.ListClusters(ctx)) },
+	} {
+		before := f.reads(t)
+		must(t, read())
+		// Less the INFO of reads.
+		if n := f.reads(t) - before - 1; n != 1 {
+			t.Errorf("%s took %d requests to Redis, want 1", name, n)
+		}
+	}
+}
+
+// TestStore_ReadsWithoutSort: an ACL user that may read only the keys
+// under its prefix is refused SORT's GET by Redis 7, and a prefix with a
+// "*" cannot be a SORT pattern; both are answered all the same.
+func TestStore_ReadsWithoutSort(t *testing.T) {
+	skipShort(t)
+	t.Run("prefix with a star", func(t *testing.T) {
+		f := newReadsFixture(t, "so*ops:")
+		f.check(t)
+	})
+	t.Run("ACL user of the prefix only", func(t *testing.T) {
+		f := newReadsFixture(t, "team-a:")
+		ctx := t.Context()
+		must(t, f.raw.Do(ctx, "ACL", "SETUSER", "team-a", "on", ">pw-team-a", "~team-a:*", "+@all").Err())
+		s := redis.New(goredis.NewClient(&goredis.Options{Addr: f.srv.Addr, Username: "team-a", Password: "pw-team-a"}),
+			redis.Options{Prefix: "team-a:"})
+		defer s.Close()
+		f.s = s
+		for range 2 { // refused, then not tried again
+			f.check(t)
+		}
+	})
+}
+
+// TestStore_SessionUserText: a session whose text is not as this build
+// writes it still answers its own user, never another.
+func TestStore_SessionUserText(t *testing.T) {
+	skipShort(t)
+	f := newReadsFixture(t, "swarmops:")
+	ctx := t.Context()
+	must(t, f.s.CreateUser(ctx, store.User{Username: "mallory", Role: "admin"}))
+	exp := f.sess.ExpiresAt.Format(time.RFC3339Nano)
+	for name, text := range map[string]string{
+		"spaces":             `{"id": "sid", "username": "alice", "csrf_token": "csrf", "expires_at": "` + exp + `"}`,
+		"escaped name":       `{"id":"sid","username":"\u0061lice","csrf_token":"csrf","expires_at":"` + exp + `"}`,
+		"another name first": `{"future":{"username":"mallory"},"id":"sid","username":"alice","csrf_token":"csrf","expires_at":"` + exp + `"}`,
+	} {
+		must(t, f.raw.Set(ctx, "swarmops:session:sid", text, time.Hour).Err())
+		_, u, err := f.s.GetSessionUser(ctx, "sid")
+		if err != nil || u.Username != "alice" || u.Role != "operator" {
+			t.Errorf("%s: user %+v, %v; want alice", name, u, err)
+		}
+	}
+	// A session of a user that is gone, whichever name comes first.
+	must(t, f.s.DeleteUser(ctx, "alice"))
+	for _, text := range []string{
+		`{"id":"sid","username":"alice","expires_at":"` + exp + `"}`,
+		`{"x":{"username":"mallory"},"id":"sid","username":"alice","expires_at":"` + exp + `"}`,
+	} {
+		must(t, f.raw.Set(ctx, "swarmops:session:sid", text, time.Hour).Err())
+		sess, u, err := f.s.GetSessionUser(ctx, "sid")
+		if !errsIsNotFound(err) || sess.ID != "sid" || u.Username != "" {
+			t.Errorf("session of a removed user (%s): %+v, %+v, %v; want not found with the session", text, sess, u, err)
+		}
+	}
+}
+
+// TestStore_ListingFollowsWrites: the listing reads what is stored now,
+// record by record, however often the same records were read before.
+func TestStore_ListingFollowsWrites(t *testing.T) {
+	skipShort(t)
+	f := newReadsFixture(t, "swarmops:")
+	ctx := t.Context()
+	for i := range 3 {
+		f.check(t)
+		f.list[0].Labels = map[string]string{"round": fmt.Sprint(i)}
+		must(t, f.s.UpdateCluster(ctx, f.list[0]))
+	}
+	// A record written back as it was before is read as it is again.
+	f.list[0].Labels = map[string]string{"env": "dev"}
+	must(t, f.s.UpdateCluster(ctx, f.list[0]))
+	f.check(t)
+}
+
+func errsIsNotFound(err error) bool { return errs.KindOf(err) == errs.ErrNotFound }
