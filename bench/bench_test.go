@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -251,6 +253,49 @@ func (tab *table) fleet(t *testing.T, sz sizes, admin *apiClient, fleet []*teste
 		goal: 1.3, atMost: true, unit: "ms",
 		context: fmt.Sprintf("GET /clusters?health=true vs slowest engine's /_ping + /nodes; n=%d", sz.fleetSamples),
 	})
+	// The same calls of every engine at once from a bare client: what the
+	// engines cost when probed together, so the ratio is what SwarmOps
+	// adds (on a machine of few cores, engines probed together compete for
+	// it, which the row above counts against SwarmOps).
+	together := func() time.Duration {
+		start := time.Now()
+		errc := make(chan error, 2*len(engines))
+		for _, e := range engines {
+			go func() { errc <- bareGet(e.http, http.MethodHead, e.base+"/_ping") }()
+			go func() { errc <- bareGet(e.http, http.MethodGet, fmt.Sprintf("%s/v%s/nodes", e.base, e.api)) }()
+		}
+		for range 2 * len(engines) {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	a, b = alternate(sz.warm, sz.fleetSamples, func() time.Duration { return admin.timeGet(t, path) }, together)
+	tab.add(row{
+		name: fmt.Sprintf("fleet health (%d clusters) vs all probed at once", len(fleet)), ours: ms(a), ref: ms(b), value: ms(a) / ms(b),
+		goal: 1.3, atMost: true, unit: "ms",
+		context: fmt.Sprintf("GET /clusters?health=true vs every engine's /_ping and /nodes at once from a bare client; n=%d", sz.fleetSamples),
+	})
+}
+
+// bareGet sends one request and reads its answer, for goroutines (which
+// may not end the test themselves).
+func bareGet(c *http.Client, method, url string) error {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %v", method, url, resp.StatusCode, err)
+	}
+	return nil
 }
 
 // throughput runs wrk against SwarmOps and the reference in turns, with

@@ -61,44 +61,71 @@ func (f *Fleet) ClusterHealth(ctx context.Context, name string) (Health, error) 
 	return f.health(ctx, c), nil
 }
 
-// healthOfAll probes every given cluster concurrently; the whole costs
-// about one probe, bounded by the engine timeout.
+// healthOfAll probes every given cluster concurrently, under one
+// deadline (the engine timeout); the whole costs about one probe.
 func (f *Fleet) healthOfAll(ctx context.Context, cs []store.Cluster) map[string]Health {
-	out := make(map[string]Health, len(cs))
-	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	hs := make([]Health, len(cs))
 	var wg sync.WaitGroup
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := f.health(ctx, c)
-			mu.Lock()
-			out[c.Name] = h
-			mu.Unlock()
-		}()
+	for i, c := range cs {
+		wg.Go(func() { hs[i] = f.probeHealth(ctx, c) })
 	}
 	wg.Wait()
+	out := make(map[string]Health, len(cs))
+	for i, c := range cs {
+		out[c.Name] = hs[i]
+	}
 	return out
 }
 
-// health pings every stored endpoint at once, then lists the nodes
-// through one that answered; the node list tells manager reachability and
-// the leader as the swarm itself sees them. Pings get half the engine
-// timeout, so a manager that accepts connections but never answers costs
-// at most that much before the others are asked.
+// health probes one cluster within the engine timeout.
 func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	return f.probeHealth(ctx, c)
+}
+
+// nodesRead is a node list read for health.
+type nodesRead struct {
+	nodes []swarm.Node
+	used  string
+	err   error
+}
+
+// probeHealth pings every stored endpoint at once and, at the same time,
+// lists the nodes through the managers in the pool's order (the one that
+// answered last first); the node list tells manager reachability and the
+// leader as the swarm itself sees them. A probe thus takes about the
+// longer of a ping and a node list, not their sum, and makes the same
+// engine calls as before (a ping per endpoint, one node list). Pings get
+// half the engine timeout, so a manager that accepts connections but
+// never answers costs at most that much: when a ping failed and the node
+// list has not answered yet, the list starts again once the failed
+// endpoints are marked down, so that it asks the others first, as it
+// would had it waited for the pings. ctx carries the deadline.
+func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 	h := Health{CheckedAt: f.now().UTC(), Endpoints: make([]EndpointHealth, len(c.Endpoints)), Problems: []string{}}
+
+	listNodes := func() (context.CancelFunc, <-chan nodesRead) {
+		lctx, lcancel := context.WithCancel(ctx)
+		ch := make(chan nodesRead, 1)
+		go func() {
+			var r nodesRead
+			r.nodes, r.used, r.err = readSnapshotAt(lctx, f, c, "health/nodes", func(ctx context.Context, api Engine) ([]swarm.Node, error) {
+				return api.NodeList(ctx, swarm.NodeListOptions{})
+			})
+			ch <- r
+		}()
+		return lcancel, ch
+	}
+	lcancel, listed := listNodes()
+	defer func() { lcancel() }()
 
 	pctx, pcancel := context.WithTimeout(ctx, f.timeout/2)
 	var wg sync.WaitGroup
 	for i, ep := range c.Endpoints {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.Endpoints[i] = f.ping(pctx, c, ep)
-		}()
+		wg.Go(func() { h.Endpoints[i] = f.ping(pctx, c, ep) })
 	}
 	wg.Wait()
 	pcancel()
@@ -121,10 +148,21 @@ func (f *Fleet) health(ctx context.Context, c store.Cluster) Health {
 		h.Status = Unreachable
 		return h
 	}
-	nodes, used, err := readSnapshotAt(ctx, f, c, "health/nodes", func(ctx context.Context, api Engine) ([]swarm.Node, error) {
-		return api.NodeList(ctx, swarm.NodeListOptions{})
-	})
-	h.EndpointUsed = used
+	var r nodesRead
+	select {
+	case r = <-listed:
+	default:
+		if reachable < len(c.Endpoints) {
+			// The list may wait on an endpoint that did not answer its
+			// ping: ask again, the others first now.
+			lcancel()
+			<-listed
+			lcancel, listed = listNodes()
+		}
+		r = <-listed
+	}
+	nodes, err := r.nodes, r.err
+	h.EndpointUsed = r.used
 	if e, ok := f.ElectionOf(c.Name); ok {
 		h.Status, h.Election = e.Status, &e
 		h.Managers.Reachable, h.Managers.Total = e.Managers.Reachable, e.Managers.Total
