@@ -154,9 +154,12 @@ func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 	default:
 		if reachable < len(c.Endpoints) {
 			// The list may wait on an endpoint that did not answer its
-			// ping: ask again, the others first now.
+			// ping: ask again, the others first now (unless it answered
+			// meanwhile).
 			lcancel()
-			<-listed
+			if r = <-listed; r.err == nil {
+				break
+			}
 			lcancel, listed = listNodes()
 		}
 		r = <-listed

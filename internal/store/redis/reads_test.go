@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -130,6 +131,31 @@ func TestStore_ReadsWithoutSort(t *testing.T) {
 		defer s.Close()
 		f.s = s
 		for range 2 { // refused, then not tried again
+			f.check(t)
+		}
+	})
+	t.Run("ACL user denied the dangerous commands", func(t *testing.T) {
+		// The Redis documentation's own example of a restricted user, and
+		// common on managed Redis: SORT and SORT_RO are @dangerous.
+		f := newReadsFixture(t, "team-b:")
+		ctx := t.Context()
+		must(t, f.raw.Do(ctx, "ACL", "SETUSER", "team-b", "on", ">pw-team-b", "~*", "+@all", "-@dangerous").Err())
+		s := redis.New(goredis.NewClient(&goredis.Options{Addr: f.srv.Addr, Username: "team-b", Password: "pw-team-b"}),
+			redis.Options{Prefix: "team-b:"})
+		defer s.Close()
+		f.s = s
+		for range 2 {
+			f.check(t)
+		}
+	})
+	t.Run("too few replicas for writes", func(t *testing.T) {
+		// min-replicas-to-write with no replica refuses writes; reads,
+		// listings included, go on.
+		f := newReadsFixture(t, "swarmops:")
+		ctx := t.Context()
+		must(t, f.raw.ConfigSet(ctx, "min-replicas-to-write", "1").Err())
+		t.Cleanup(func() { _ = f.raw.ConfigSet(context.Background(), "min-replicas-to-write", "0").Err() })
+		for range 2 {
 			f.check(t)
 		}
 	})

@@ -113,21 +113,26 @@ func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec f
 
 // records answers the records of n's names in the order of the names,
 // skipping names whose record vanished meanwhile, and the value of key
-// extra ("" when not set or extra is ""), in one round trip: SORT BY
+// extra ("" when not set or extra is ""), in one round trip: SORT_RO BY
 // nosort with GET answers each name and its record in one command, sent
 // with the GET of extra, where SMEMBERS and MGET took two. Two it takes
-// still where SORT cannot: a prefix with a "*" (SORT's place for the
-// name), or where Redis refuses it, as Redis 7 does to an ACL user
-// without read access to every key ("GET option of SORT denied"); the
-// first refusal turns SORT off for the store's life.
+// still where SORT_RO cannot: a prefix with a "*" (SORT's place for the
+// name), and whenever Redis answers it with an error, which reads of
+// plain keys may not share: SORT is in the @dangerous ACL category that
+// many deployments deny, and a Redis before 7 lacks SORT_RO. A refusal
+// for good (an ACL's NOPERM or "denied", an unknown command) turns SORT_RO
+// off for the store's life; another error (a replica's READONLY during a
+// failover...) costs this call the second round trip only.
 func (s *Store) records(ctx context.Context, n named, extra string) ([]string, string, error) {
 	if !s.noSort.Load() && !strings.Contains(s.prefix, "*") {
 		recs, first, err := s.sortedRecords(ctx, n, extra)
 		var reply goredis.Error
-		if err == nil || !errors.As(err, &reply) || unavailable(err) != nil {
+		if err == nil || !errors.As(err, &reply) {
 			return recs, first, err
 		}
-		s.noSort.Store(true)
+		if sortRefused(err) {
+			s.noSort.Store(true)
+		}
 	}
 	p := s.c.Pipeline()
 	names := p.SMembers(ctx, s.key(n.index))
@@ -164,10 +169,17 @@ func (s *Store) records(ctx context.Context, n named, extra string) ([]string, s
 	return out, def, nil
 }
 
-// sortedRecords is records by SORT.
+// sortRefused reports whether Redis refuses SORT_RO for good: an ACL
+// denies it, or this Redis does not know it.
+func sortRefused(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return goredis.IsPermissionError(err) || strings.Contains(msg, "denied") || strings.Contains(msg, "unknown command")
+}
+
+// sortedRecords is records by SORT_RO.
 func (s *Store) sortedRecords(ctx context.Context, n named, extra string) ([]string, string, error) {
 	p := s.c.Pipeline()
-	pairs := p.Sort(ctx, s.key(n.index), &goredis.Sort{By: "nosort", Get: []string{"#", s.key(n.noun, "*")}})
+	pairs := p.SortRO(ctx, s.key(n.index), &goredis.Sort{By: "nosort", Get: []string{"#", s.key(n.noun, "*")}})
 	first := s.pipeGet(ctx, p, extra)
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, "", err
