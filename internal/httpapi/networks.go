@@ -39,7 +39,7 @@ func (a *API) listNetworks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pg.list(c, nets))
+	return pg.send(c, nets)
 }
 
 func (a *API) getNetwork(c *fiber.Ctx) error {

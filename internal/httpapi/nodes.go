@@ -58,7 +58,7 @@ func (a *API) listNodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pg.list(c, nodes))
+	return pg.send(c, nodes)
 }
 
 func (a *API) getNode(c *fiber.Ctx) error {

@@ -90,7 +90,7 @@ func (a *API) listServices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pg.list(c, list))
+	return pg.send(c, list)
 }
 
 func (a *API) createService(c *fiber.Ctx) error {

@@ -19,7 +19,7 @@ func (a *API) listTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pg.list(c, tasks))
+	return pg.send(c, tasks)
 }
 
 // serviceTasks is /tasks?service={id}: the same list, for one service.
@@ -34,5 +34,5 @@ func (a *API) serviceTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pg.list(c, tasks))
+	return pg.send(c, tasks)
 }

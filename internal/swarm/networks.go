@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"regexp"
@@ -62,14 +63,32 @@ func summarizeNetwork(n network.Inspect) NetworkSummary {
 // from one manager to the next.
 const swarmScope = "swarm"
 
-// ListNetworks answers the cluster's swarm-scoped networks matching flt.
+// ListNetworks answers the cluster's swarm-scoped networks matching flt,
+// sorted by name (then ID).
 func (f *Fleet) ListNetworks(ctx context.Context, cluster string, flt Filter) ([]NetworkSummary, error) {
 	c, err := f.cluster(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
-	list, err := readSnapshot(ctx, f, c, "networks", func(ctx context.Context, api Engine) ([]network.Summary, error) {
-		return api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
+	list, err := readSnapshot(ctx, f, c, "networks", func(ctx context.Context, api Engine) ([]NetworkSummary, error) {
+		var nets []network.Summary
+		out, taken, err := readList(ctx, "/networks", func(ctx context.Context) (err error) {
+			nets, err = api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
+			return err
+		}, readNetworkSummary)
+		if err != nil {
+			return nil, err
+		}
+		if !taken {
+			out = make([]NetworkSummary, 0, len(nets))
+			for _, n := range nets {
+				out = append(out, summarizeNetwork(n))
+			}
+		}
+		slices.SortFunc(out, func(a, b NetworkSummary) int {
+			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+		})
+		return out, nil
 	})
 	if err != nil {
 		return nil, err
@@ -77,10 +96,9 @@ func (f *Fleet) ListNetworks(ctx context.Context, cluster string, flt Filter) ([
 	out := make([]NetworkSummary, 0, len(list))
 	for _, n := range list {
 		if flt.Match(n.Name, n.Labels) {
-			out = append(out, summarizeNetwork(n))
+			out = append(out, n)
 		}
 	}
-	slices.SortFunc(out, func(a, b NetworkSummary) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

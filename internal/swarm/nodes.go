@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
 )
 
 // NodeSummary is a node as lists show it.
@@ -74,35 +76,91 @@ func nodeAddr(n swarm.Node) string {
 }
 
 // runningTasks counts the running tasks per node ID in one TaskList call,
-// whatever the number of nodes.
-func runningTasks(ctx context.Context, api nodeEngine, nodeID string) (map[string]int, error) {
+// whatever the number of nodes: the tasks swarm wants running (on nodeIDs
+// only, when given: pending tasks, on no node, are then not listed at
+// all), of which only the node and state are read.
+func runningTasks(ctx context.Context, api nodeEngine, nodeIDs ...string) (map[string]int, error) {
 	f := filters.NewArgs(filters.Arg("desired-state", "running"))
-	if nodeID != "" {
-		f.Add("node", nodeID)
+	for _, id := range nodeIDs {
+		f.Add("node", id)
 	}
-	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: f})
+	var full []swarm.Task
+	tasks, taken, err := readList(ctx, "/tasks", func(ctx context.Context) (err error) {
+		full, err = api.TaskList(ctx, swarm.TaskListOptions{Filters: f})
+		return err
+	}, readRunningTask)
 	if err != nil {
 		return nil, err
 	}
+	if !taken {
+		tasks = make([]runningTask, 0, len(full))
+		for _, t := range full {
+			tasks = append(tasks, runningTask{NodeID: t.NodeID, State: string(t.Status.State)})
+		}
+	}
 	counts := map[string]int{}
 	for _, t := range tasks {
-		if t.Status.State == swarm.TaskStateRunning {
+		if t.State == string(swarm.TaskStateRunning) {
 			counts[t.NodeID]++
 		}
 	}
 	return counts, nil
 }
 
+// maxNodeFilter is the most nodes whose running tasks are listed by node
+// (one lookup of each by the engine) rather than all the tasks swarm wants
+// running, pending ones included.
+const maxNodeFilter = 16
+
 // listNodes answers the summaries of every node matching flt, sorted by
 // hostname, with one NodeList and one TaskList call.
 func listNodes(ctx context.Context, api nodeEngine, flt Filter) ([]NodeSummary, error) {
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
+	return listKnownNodes(ctx, api, flt, nil)
+}
+
+// listKnownNodes is listNodes given known, the IDs of the cluster's nodes
+// when it was last listed: while they are few, the running tasks of those
+// nodes are listed at once with the nodes (from a pooled client), and
+// again after them only if the nodes changed meanwhile.
+func listKnownNodes(ctx context.Context, api nodeEngine, flt Filter, known []string) ([]NodeSummary, error) {
+	var (
+		nodes  []swarm.Node
+		counts map[string]int
+		err    error
+	)
+	_, pooled := api.(*client.Client)
+	if pooled && len(known) > 0 && len(known) <= maxNodeFilter {
+		var early error
+		err = together(ctx, true, func(ctx context.Context) (err error) {
+			nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
+			return err
+		}, func(ctx context.Context) error {
+			// Its failure (a node gone, say) only makes the count again.
+			counts, early = runningTasks(ctx, api, known...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if early != nil || !sameNodes(nodes, known) {
+			counts = nil
+		}
+	} else if nodes, err = api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
 		return nil, err
 	}
-	counts, err := runningTasks(ctx, api, "")
-	if err != nil {
-		return nil, err
+	if counts == nil {
+		var ids []string
+		if len(nodes) <= maxNodeFilter {
+			ids = nodeIDs(nodes)
+		}
+		counts, err = runningTasks(ctx, api, ids...)
+		if err != nil && len(ids) > 0 && cerrdefs.IsNotFound(err) {
+			// A node left between the two calls: count without naming them.
+			counts, err = runningTasks(ctx, api)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([]NodeSummary, 0, len(nodes))
 	for _, n := range nodes {
@@ -114,6 +172,43 @@ func listNodes(ctx context.Context, api nodeEngine, flt Filter) ([]NodeSummary, 
 		return cmp.Or(strings.Compare(a.Hostname, b.Hostname), strings.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+func nodeIDs(nodes []swarm.Node) []string {
+	ids := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		ids = append(ids, n.ID)
+	}
+	return ids
+}
+
+// sameNodes reports whether nodes are those of ids, in any order.
+func sameNodes(nodes []swarm.Node, ids []string) bool {
+	if len(nodes) != len(ids) {
+		return false
+	}
+	for _, n := range nodes {
+		if !slices.Contains(ids, n.ID) {
+			return false
+		}
+	}
+	return true
+}
+
+// knownNodes answers the IDs of the cluster's nodes as this instance last
+// listed them all (its snapshot of the unfiltered list), nil if it holds
+// none.
+func (f *Fleet) knownNodes(cluster string) []string {
+	s, ok := f.snaps.get(cluster + "\x00" + heldNodesKey)
+	if !ok {
+		return nil
+	}
+	nodes, _ := s.v.([]NodeSummary)
+	ids := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		ids = append(ids, n.ID)
+	}
+	return ids
 }
 
 // inspectNode finds a node by ID, unique ID prefix or hostname.
@@ -150,8 +245,9 @@ func (f *Fleet) ListNodes(ctx context.Context, cluster string, flt Filter) ([]No
 	if err != nil {
 		return nil, err
 	}
+	known := f.knownNodes(c.Name)
 	return readSnapshot(ctx, f, c, "nodes?"+fmt.Sprint(flt), func(ctx context.Context, api Engine) ([]NodeSummary, error) {
-		return listNodes(ctx, api, flt)
+		return listKnownNodes(ctx, api, flt, known)
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/rs/zerolog"
 
@@ -280,7 +279,7 @@ func (f *Fleet) heldLists(cluster string) (l searchLists, ok bool) {
 		return s.v, true
 	}
 	v, ok := get(heldServicesKey)
-	services, ok2 := v.([]swarm.Service)
+	services, ok2 := v.([]ServiceSummary)
 	if !ok || !ok2 {
 		return l, false
 	}
@@ -290,7 +289,7 @@ func (f *Fleet) heldLists(cluster string) (l searchLists, ok bool) {
 		return l, false
 	}
 	v, ok = get("networks")
-	networks, ok2 := v.([]network.Summary)
+	networks, ok2 := v.([]NetworkSummary)
 	if !ok || !ok2 {
 		return l, false
 	}
@@ -304,15 +303,9 @@ func (f *Fleet) heldLists(cluster string) (l searchLists, ok bool) {
 	if !ok || !ok2 {
 		return l, false
 	}
-	l.services = make([]ServiceSummary, len(services))
-	for i, s := range services {
-		l.services[i] = summarize(s)
-	}
+	l.services = services // the snapshots of ListServices and ListNetworks hold summaries
 	l.nodes = nodes
-	l.networks = make([]NetworkSummary, len(networks))
-	for i, n := range networks {
-		l.networks[i] = summarizeNetwork(n)
-	}
+	l.networks = networks
 	l.secrets = make([]SecretSummary, len(secrets))
 	for i, s := range secrets {
 		l.secrets[i] = summarizeSecret(s)

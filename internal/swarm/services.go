@@ -1,9 +1,10 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
 
 	"github.com/swarmops/swarmops/internal/auth"
 	"github.com/swarmops/swarmops/internal/errs"
@@ -111,7 +113,7 @@ func summarize(s swarm.Service) ServiceSummary {
 }
 
 // ListServices answers the cluster's services with their task counts, in
-// one engine call whatever their number.
+// one engine call whatever their number, sorted by name (then ID).
 func (f *Fleet) ListServices(ctx context.Context, cluster string, sf ServiceFilter) ([]ServiceSummary, error) {
 	c, err := f.cluster(ctx, cluster)
 	if err != nil {
@@ -121,19 +123,45 @@ func (f *Fleet) ListServices(ctx context.Context, cluster string, sf ServiceFilt
 	if sf.Stack != "" {
 		opts.Filters = filters.NewArgs(filters.Arg("label", StackLabel+"="+sf.Stack))
 	}
-	list, err := readSnapshot(ctx, f, c, "services?stack="+sf.Stack, func(ctx context.Context, api Engine) ([]swarm.Service, error) {
-		return api.ServiceList(ctx, opts)
+	list, err := readSnapshot(ctx, f, c, "services?stack="+sf.Stack, func(ctx context.Context, api Engine) ([]ServiceSummary, error) {
+		return serviceSummaries(ctx, api, opts)
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ServiceSummary, 0, len(list))
 	for _, s := range list {
-		if sf.Match(s.Spec.Name, s.Spec.Labels) {
+		if sf.Match(s.Name, s.Labels) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// serviceSummaries lists the services opts selects and summarizes them,
+// sorted by name (then ID), reading of the engine's answer only what the
+// summaries show.
+func serviceSummaries(ctx context.Context, api client.ServiceAPIClient, opts swarm.ServiceListOptions) ([]ServiceSummary, error) {
+	var full []swarm.Service
+	out, taken, err := readList(ctx, "/services", func(ctx context.Context) (err error) {
+		full, err = api.ServiceList(ctx, opts)
+		return err
+	}, readServiceSummary)
+	if err != nil {
+		return nil, err
+	}
+	if !taken {
+		out = make([]ServiceSummary, 0, len(full))
+		for _, s := range full {
 			out = append(out, summarize(s))
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if out == nil {
+		out = []ServiceSummary{}
+	}
+	slices.SortFunc(out, func(a, b ServiceSummary) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
 
 	"github.com/swarmops/swarmops/internal/errs"
 )
@@ -91,13 +92,58 @@ func (f *Fleet) ListTasks(ctx context.Context, cluster string, tf TaskFilter) ([
 	})
 }
 
+// listTasks lists the tasks first when nothing is to be resolved (no
+// service or node asked for), and the services and nodes that name them
+// once the engine answered (from a pooled client, meanwhile its answer is
+// read: a swarm's largest list keeps the engine busy for a while, which
+// other calls at the same time would only make longer); else the tasks
+// after the other two.
 func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilter) ([]Task, error) {
-	services, err := api.ServiceList(ctx, swarm.ServiceListOptions{})
-	if err != nil {
-		return nil, err
+	var (
+		services []serviceName
+		nodes    []swarm.Node
+	)
+	listServices := func(ctx context.Context) (err error) {
+		services, err = serviceNames(ctx, api)
+		return err
 	}
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
+	listNodes := func(ctx context.Context) (err error) {
+		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
+		return err
+	}
+	_, pooled := api.(*client.Client)
+	if tf.Service == "" && tf.Node == "" {
+		var (
+			named   = make(chan error, 1)
+			started bool
+			cancel  context.CancelFunc = func() {}
+		)
+		answered := func() {
+			started = true
+			if !pooled {
+				named <- together(ctx, false, listServices, listNodes)
+				return
+			}
+			var nctx context.Context
+			nctx, cancel = context.WithCancel(ctx)
+			go func() { named <- together(nctx, true, listServices, listNodes) }()
+		}
+		tasks, err := taskParts(ctx, api, filters.NewArgs(), answered)
+		if started {
+			if err != nil {
+				cancel()
+			}
+			if nerr := <-named; err == nil {
+				err = nerr
+			}
+		}
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		return nameTasks(tasks, services, nodes, tf.State), nil
+	}
+	if err := together(ctx, pooled, listServices, listNodes); err != nil {
 		return nil, err
 	}
 	// The engine filters by service and node IDs; names and prefixes are
@@ -119,18 +165,86 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 			args.Add("node", id)
 		}
 	}
-	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: args})
+	tasks, err := taskParts(ctx, api, args, nil)
 	if err != nil {
 		return nil, err
 	}
-	return taskRows(tasks, services, nodes, tf.State), nil
+	return nameTasks(tasks, services, nodes, tf.State), nil
+}
+
+// together runs calls, at once when concurrent is set (else in turn), and
+// answers the first error, if any: the others are then stopped.
+func together(ctx context.Context, concurrent bool, calls ...func(ctx context.Context) error) error {
+	if !concurrent {
+		for _, call := range calls {
+			if err := call(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(calls))
+	for _, call := range calls[1:] {
+		go func() { errc <- call(ctx) }()
+	}
+	errc <- calls[0](ctx)
+	var first error
+	for range calls {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// serviceNames lists the services' IDs and names.
+func serviceNames(ctx context.Context, api taskEngine) ([]serviceName, error) {
+	var full []swarm.Service
+	out, taken, err := readList(ctx, "/services", func(ctx context.Context) (err error) {
+		full, err = api.ServiceList(ctx, swarm.ServiceListOptions{})
+		return err
+	}, readServiceName)
+	if err != nil {
+		return nil, err
+	}
+	if !taken {
+		out = make([]serviceName, 0, len(full))
+		for _, s := range full {
+			out = append(out, serviceName{ID: s.ID, Name: s.Spec.Name})
+		}
+	}
+	return out, nil
+}
+
+// taskParts lists the tasks args selects as rows not yet named, in parts
+// (readListParts), calling answered (when set) once the engine answered.
+func taskParts(ctx context.Context, api taskEngine, args filters.Args, answered func()) ([][]Task, error) {
+	var full []swarm.Task
+	parts, taken, err := readListParts(ctx, "/tasks", func(ctx context.Context) (err error) {
+		full, err = api.TaskList(ctx, swarm.TaskListOptions{Filters: args})
+		return err
+	}, answered, readTaskRow)
+	if err != nil {
+		return nil, err
+	}
+	if !taken {
+		rows := make([]Task, 0, len(full))
+		for _, t := range full {
+			rows = append(rows, taskRow(t))
+		}
+		parts = [][]Task{rows}
+	}
+	return parts, nil
 }
 
 // findService finds a service by ID, name or unique ID prefix.
-func findService(services []swarm.Service, cluster, ref string) (swarm.Service, error) {
-	var byPrefix []swarm.Service
+func findService(services []serviceName, cluster, ref string) (serviceName, error) {
+	var byPrefix []serviceName
 	for _, s := range services {
-		if s.ID == ref || s.Spec.Name == ref {
+		if s.ID == ref || s.Name == ref {
 			return s, nil
 		}
 		if strings.HasPrefix(s.ID, ref) {
@@ -139,11 +253,11 @@ func findService(services []swarm.Service, cluster, ref string) (swarm.Service, 
 	}
 	switch len(byPrefix) {
 	case 0:
-		return swarm.Service{}, errs.NotFound("service %q not found in cluster %q", ref, cluster)
+		return serviceName{}, errs.NotFound("service %q not found in cluster %q", ref, cluster)
 	case 1:
 		return byPrefix[0], nil
 	}
-	return swarm.Service{}, errs.Invalid("service", "%q is the prefix of %d service IDs; give more of the ID or the name", ref, len(byPrefix))
+	return serviceName{}, errs.Invalid("service", "%q is the prefix of %d service IDs; give more of the ID or the name", ref, len(byPrefix))
 }
 
 // findNodes finds a node by ID or unique ID prefix, or the nodes of a
@@ -172,44 +286,138 @@ func findNodes(nodes []swarm.Node, cluster, ref string) ([]string, error) {
 	return nil, errs.NotFound("node %q not found in cluster %q", ref, cluster)
 }
 
+// taskRow is the row of t, but for its service's name and its node's
+// hostname (nameTasks); readTaskRow reads the same of the engine's answer.
+func taskRow(t swarm.Task) Task {
+	row := Task{
+		ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, Node: t.NodeID,
+		State: string(t.Status.State), DesiredState: string(t.DesiredState),
+		Message: t.Status.Message, Error: t.Status.Err,
+		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+	}
+	if cs := t.Spec.ContainerSpec; cs != nil {
+		row.Image = imageName(cs.Image)
+	}
+	return row
+}
+
 // taskRows names and sorts tasks; state, when set, keeps only tasks in it.
 func taskRows(tasks []swarm.Task, services []swarm.Service, nodes []swarm.Node, state string) []Task {
-	serviceNames := make(map[string]string, len(services))
+	rows := make([]Task, 0, len(tasks))
+	for _, t := range tasks {
+		rows = append(rows, taskRow(t))
+	}
+	names := make([]serviceName, 0, len(services))
 	for _, s := range services {
-		serviceNames[s.ID] = s.Spec.Name
+		names = append(names, serviceName{ID: s.ID, Name: s.Spec.Name})
+	}
+	return nameTasks([][]Task{rows}, names, nodes, state)
+}
+
+// nameTasks names the rows of parts by their services and nodes and
+// answers them sorted (CompareTasks); state, when set, keeps only the rows
+// in it. Each service (a gone one by its ID) gets its place among the
+// names first, so that the rows are put in their services' places in one
+// pass, and only each service's rows are sorted then.
+func nameTasks(parts [][]Task, services []serviceName, nodes []swarm.Node, state string) []Task {
+	type named struct {
+		name  string
+		rows  int // of it kept
+		place int // of its next row
+	}
+	byID := make(map[string]*named, len(services))
+	for _, s := range services {
+		byID[s.ID] = &named{name: s.Name}
 	}
 	hostnames := make(map[string]string, len(nodes))
 	for _, n := range nodes {
 		hostnames[n.ID] = n.Description.Hostname
 	}
-	out := make([]Task, 0, len(tasks))
-	for _, t := range tasks {
-		if state != "" && string(t.Status.State) != state {
-			continue
-		}
-		row := Task{
-			ID: t.ID, Service: serviceNames[t.ServiceID], ServiceID: t.ServiceID, Slot: t.Slot,
-			Node: t.NodeID, NodeHostname: hostnames[t.NodeID],
-			State: string(t.Status.State), DesiredState: string(t.DesiredState),
-			Message: t.Status.Message, Error: t.Status.Err,
-			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
-		}
-		if row.Service == "" { // its service is gone; the task is history
-			row.Service = t.ServiceID
-		}
-		if cs := t.Spec.ContainerSpec; cs != nil {
-			row.Image = imageName(cs.Image)
-		}
-		out = append(out, row)
+	total := 0
+	for _, p := range parts {
+		total += len(p)
 	}
-	slices.SortFunc(out, func(a, b Task) int {
-		return cmp.Or(
-			strings.Compare(a.Service, b.Service),
-			cmp.Compare(a.Slot, b.Slot),
-			strings.Compare(a.NodeHostname, b.NodeHostname),
-			b.CreatedAt.Compare(a.CreatedAt),
-			strings.Compare(a.ID, b.ID),
-		)
-	})
+	ranks := make([]*named, 0, total) // of the rows kept, in turn
+	var (
+		sn     *named
+		lastID string
+	)
+	for _, p := range parts {
+		for i := range p {
+			row := &p[i]
+			if state != "" && row.State != state {
+				continue
+			}
+			if sn == nil || row.ServiceID != lastID {
+				if sn = byID[row.ServiceID]; sn == nil || sn.name == "" { // its service is gone; the task is history
+					sn = &named{name: row.ServiceID}
+					byID[row.ServiceID] = sn
+				}
+				lastID = row.ServiceID
+			}
+			row.Service, row.NodeHostname = sn.name, hostnames[row.Node]
+			sn.rows++
+			ranks = append(ranks, sn)
+		}
+	}
+	out := make([]Task, len(ranks))
+	if len(out) == 0 {
+		return out
+	}
+	// Services by name; equal names (which CompareTasks cannot tell
+	// apart) share their rows' sort.
+	order := make([]*named, 0, len(byID))
+	for _, sn := range byID {
+		if sn.rows > 0 {
+			order = append(order, sn)
+		}
+	}
+	slices.SortFunc(order, func(a, b *named) int { return strings.Compare(a.name, b.name) })
+	starts := make([]int, 0, len(order)+1) // where each name's rows start
+	at := 0
+	for i, sn := range order {
+		if i == 0 || sn.name != order[i-1].name {
+			starts = append(starts, at)
+		}
+		sn.place = at
+		at += sn.rows
+	}
+	starts = append(starts, at)
+	// Each row to its service's next place, then each name's rows sorted.
+	k := 0
+	for _, p := range parts {
+		for i := range p {
+			if state != "" && p[i].State != state {
+				continue
+			}
+			sn := ranks[k]
+			k++
+			out[sn.place] = p[i]
+			sn.place++
+		}
+	}
+	for i := 0; i+1 < len(starts); i++ {
+		if part := out[starts[i]:starts[i+1]]; len(part) > 1 {
+			slices.SortFunc(part, CompareTasks)
+		}
+	}
 	return out
+}
+
+// CompareTasks is the order of task lists, docker service ps's: by
+// service, slot and node, the newest first (then by ID).
+func CompareTasks(a, b Task) int {
+	if c := strings.Compare(a.Service, b.Service); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Slot, b.Slot); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.NodeHostname, b.NodeHostname); c != 0 {
+		return c
+	}
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }

@@ -1,0 +1,496 @@
+package swarm
+
+import (
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// Readers of the engine's list answers (list_body.go): each reads one
+// element into the fields its list shows, leaving the others zero.
+
+var (
+	serviceFields       = newFields("ID", "Version", "CreatedAt", "UpdatedAt", "Spec", "Endpoint", "UpdateStatus", "ServiceStatus")
+	versionFields       = newFields("Index")
+	serviceSpecFields   = newFields("Name", "Labels", "TaskTemplate", "Mode", "EndpointSpec")
+	taskSpecFields      = newFields("ContainerSpec")
+	imageFields         = newFields("Image")
+	modeFields          = newFields("Replicated", "Global", "ReplicatedJob", "GlobalJob")
+	replicasFields      = newFields("Replicas")
+	portsFields         = newFields("Ports")
+	portFields          = newFields("Name", "Protocol", "TargetPort", "PublishedPort", "PublishMode")
+	updateStatusFields  = newFields("State", "StartedAt", "CompletedAt", "Message")
+	serviceStatusFields = newFields("RunningTasks", "DesiredTasks", "CompletedTasks")
+	nameFields          = newFields("ID", "Spec")
+	specNameFields      = newFields("Name")
+	taskFields          = newFields("ID", "CreatedAt", "UpdatedAt", "Spec", "ServiceID", "Slot", "NodeID", "Status", "DesiredState")
+	taskStatusFields    = newFields("State", "Message", "Err")
+	runningFields       = newFields("NodeID", "Status")
+	stateFields         = newFields("State")
+	networkFields       = newFields("Name", "Id", "Created", "Scope", "Driver", "IPAM", "Internal", "Attachable", "Ingress", "Labels")
+	ipamFields          = newFields("Config")
+	ipamConfigFields    = newFields("Subnet", "Gateway")
+)
+
+// readServiceSummary reads a service's summary.
+func readServiceSummary(r *jsonIn, sum *ServiceSummary) {
+	var s swarm.Service
+	readService(r, &s)
+	*sum = summarize(s)
+}
+
+// readService reads what summarize needs of a service into s.
+func readService(r *jsonIn, s *swarm.Service) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch serviceFields.index(r.key) {
+		case 0:
+			r.str(&s.ID)
+		case 1:
+			if r.obj() {
+				for r.next() {
+					if versionFields.index(r.key) == 0 {
+						r.uint64(&s.Version.Index)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		case 2:
+			r.time(&s.CreatedAt)
+		case 3:
+			r.time(&s.UpdatedAt)
+		case 4:
+			readServiceSpec(r, &s.Spec)
+		case 5:
+			if r.obj() {
+				for r.next() {
+					if portsFields.index(r.key) == 0 {
+						readPorts(r, &s.Endpoint.Ports)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		case 6:
+			readUpdateStatus(r, &s.UpdateStatus)
+		case 7:
+			readServiceStatus(r, &s.ServiceStatus)
+		default:
+			r.skip()
+		}
+	}
+}
+
+func readServiceSpec(r *jsonIn, spec *swarm.ServiceSpec) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch serviceSpecFields.index(r.key) {
+		case 0:
+			r.str(&spec.Name)
+		case 1:
+			r.labels(&spec.Labels)
+		case 2:
+			readTaskSpecImage(r, &spec.TaskTemplate)
+		case 3:
+			readMode(r, &spec.Mode)
+		case 4:
+			if r.null() {
+				spec.EndpointSpec = nil
+			} else if r.obj() {
+				if spec.EndpointSpec == nil {
+					spec.EndpointSpec = &swarm.EndpointSpec{}
+				}
+				for r.next() {
+					if portsFields.index(r.key) == 0 {
+						readPorts(r, &spec.EndpointSpec.Ports)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readTaskSpecImage reads a task spec's container image.
+func readTaskSpecImage(r *jsonIn, ts *swarm.TaskSpec) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		if taskSpecFields.index(r.key) != 0 {
+			r.skip()
+			continue
+		}
+		if r.null() {
+			ts.ContainerSpec = nil
+			continue
+		}
+		if !r.obj() {
+			continue
+		}
+		if ts.ContainerSpec == nil {
+			ts.ContainerSpec = &swarm.ContainerSpec{}
+		}
+		for r.next() {
+			if imageFields.index(r.key) == 0 {
+				r.str(&ts.ContainerSpec.Image)
+			} else {
+				r.skip()
+			}
+		}
+	}
+}
+
+func readMode(r *jsonIn, m *swarm.ServiceMode) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch modeFields.index(r.key) {
+		case 0:
+			if r.null() {
+				m.Replicated = nil
+			} else if r.obj() {
+				if m.Replicated == nil {
+					m.Replicated = &swarm.ReplicatedService{}
+				}
+				for r.next() {
+					if replicasFields.index(r.key) == 0 {
+						r.uint64Ptr(&m.Replicated.Replicas)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		case 1:
+			if present(r) {
+				m.Global = &swarm.GlobalService{}
+			} else {
+				m.Global = nil
+			}
+		case 2:
+			if present(r) {
+				m.ReplicatedJob = &swarm.ReplicatedJob{}
+			} else {
+				m.ReplicatedJob = nil
+			}
+		case 3:
+			if present(r) {
+				m.GlobalJob = &swarm.GlobalJob{}
+			} else {
+				m.GlobalJob = nil
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// present reads an object whose presence alone counts: false for null.
+func present(r *jsonIn) bool {
+	if !r.obj() {
+		return false
+	}
+	for r.next() {
+		r.skip()
+	}
+	return r.err == nil
+}
+
+func readPorts(r *jsonIn, ports *[]swarm.PortConfig) {
+	if r.null() {
+		*ports = nil
+		return
+	}
+	if !r.arr() {
+		return
+	}
+	out := []swarm.PortConfig{}
+	for r.elem() {
+		var p swarm.PortConfig
+		if r.obj() {
+			for r.next() {
+				switch portFields.index(r.key) {
+				case 0:
+					r.str(&p.Name)
+				case 1:
+					r.str((*string)(&p.Protocol))
+				case 2:
+					r.uint32(&p.TargetPort)
+				case 3:
+					r.uint32(&p.PublishedPort)
+				case 4:
+					r.str((*string)(&p.PublishMode))
+				default:
+					r.skip()
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	*ports = out
+}
+
+func readUpdateStatus(r *jsonIn, dst **swarm.UpdateStatus) {
+	if r.null() {
+		*dst = nil
+		return
+	}
+	if !r.obj() {
+		return
+	}
+	u := &swarm.UpdateStatus{}
+	for r.next() {
+		switch updateStatusFields.index(r.key) {
+		case 0:
+			r.str((*string)(&u.State))
+		case 1:
+			r.timePtr(&u.StartedAt)
+		case 2:
+			r.timePtr(&u.CompletedAt)
+		case 3:
+			r.str(&u.Message)
+		default:
+			r.skip()
+		}
+	}
+	*dst = u
+}
+
+func readServiceStatus(r *jsonIn, dst **swarm.ServiceStatus) {
+	if r.null() {
+		*dst = nil
+		return
+	}
+	if !r.obj() {
+		return
+	}
+	st := &swarm.ServiceStatus{}
+	for r.next() {
+		switch serviceStatusFields.index(r.key) {
+		case 0:
+			r.uint64(&st.RunningTasks)
+		case 1:
+			r.uint64(&st.DesiredTasks)
+		case 2:
+			r.uint64(&st.CompletedTasks)
+		default:
+			r.skip()
+		}
+	}
+	*dst = st
+}
+
+// serviceName is a service as task lists name it.
+type serviceName struct{ ID, Name string }
+
+// readServiceName reads a service's ID and name.
+func readServiceName(r *jsonIn, s *serviceName) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch nameFields.index(r.key) {
+		case 0:
+			r.str(&s.ID)
+		case 1:
+			if r.obj() {
+				for r.next() {
+					if specNameFields.index(r.key) == 0 {
+						r.str(&s.Name)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readTaskRow reads a task as taskRow makes its row of it, but for its
+// service's name and its node's hostname.
+func readTaskRow(r *jsonIn, t *Task) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch taskFields.index(r.key) {
+		case 0:
+			r.str(&t.ID)
+		case 1:
+			r.time(&t.CreatedAt)
+		case 2:
+			r.time(&t.UpdatedAt)
+		case 3:
+			readTaskSpecImageInto(r, &t.Image)
+		case 4:
+			r.strSame(&t.ServiceID, 0)
+		case 5:
+			r.int(&t.Slot)
+		case 6:
+			r.strSame(&t.Node, 1)
+		case 7:
+			if r.obj() {
+				for r.next() {
+					switch taskStatusFields.index(r.key) {
+					case 0:
+						r.strSame(&t.State, 2)
+					case 1:
+						r.strSame(&t.Message, 3)
+					case 2:
+						r.strSame(&t.Error, 4)
+					default:
+						r.skip()
+					}
+				}
+			}
+		case 8:
+			r.strSame(&t.DesiredState, 5)
+		default:
+			r.skip()
+		}
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t.Image = imageName(t.Image)
+}
+
+// readTaskSpecImageInto reads a task spec's container image into image
+// ("" without a container spec).
+func readTaskSpecImageInto(r *jsonIn, image *string) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		if taskSpecFields.index(r.key) != 0 {
+			r.skip()
+			continue
+		}
+		if r.null() {
+			*image = ""
+			continue
+		}
+		if !r.obj() {
+			continue
+		}
+		for r.next() {
+			if imageFields.index(r.key) == 0 {
+				r.strSame(image, 6)
+			} else {
+				r.skip()
+			}
+		}
+	}
+}
+
+// runningTask is a task as runningTasks counts it.
+type runningTask struct{ NodeID, State string }
+
+// readRunningTask reads a task's node and state.
+func readRunningTask(r *jsonIn, t *runningTask) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch runningFields.index(r.key) {
+		case 0:
+			r.strSame(&t.NodeID, 0)
+		case 1:
+			if r.obj() {
+				for r.next() {
+					if stateFields.index(r.key) == 0 {
+						r.strSame(&t.State, 1)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readNetworkSummary reads a network's summary.
+func readNetworkSummary(r *jsonIn, sum *NetworkSummary) {
+	var n network.Inspect
+	readNetwork(r, &n)
+	*sum = summarizeNetwork(n)
+}
+
+// readNetwork reads what summarizeNetwork needs of a network into n.
+func readNetwork(r *jsonIn, n *network.Inspect) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch networkFields.index(r.key) {
+		case 0:
+			r.str(&n.Name)
+		case 1:
+			r.str(&n.ID)
+		case 2:
+			r.time(&n.Created)
+		case 3:
+			r.str(&n.Scope)
+		case 4:
+			r.str(&n.Driver)
+		case 5:
+			if r.obj() {
+				for r.next() {
+					if ipamFields.index(r.key) == 0 {
+						readIPAMConfig(r, &n.IPAM.Config)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		case 6:
+			r.bool(&n.Internal)
+		case 7:
+			r.bool(&n.Attachable)
+		case 8:
+			r.bool(&n.Ingress)
+		case 9:
+			r.labels(&n.Labels)
+		default:
+			r.skip()
+		}
+	}
+}
+
+func readIPAMConfig(r *jsonIn, dst *[]network.IPAMConfig) {
+	if r.null() {
+		*dst = nil
+		return
+	}
+	if !r.arr() {
+		return
+	}
+	out := []network.IPAMConfig{}
+	for r.elem() {
+		var c network.IPAMConfig
+		if r.obj() {
+			for r.next() {
+				switch ipamConfigFields.index(r.key) {
+				case 0:
+					r.str(&c.Subnet)
+				case 1:
+					r.str(&c.Gateway)
+				default:
+					r.skip()
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	*dst = out
+}
