@@ -175,7 +175,7 @@ func TestPerformanceTable(t *testing.T) {
 			}
 		}
 	}
-	if want := 11; len(tab.rows) != want {
+	if want := 12; len(tab.rows) != want {
 		t.Errorf("the table has %d rows, want %d", len(tab.rows), want)
 	}
 }

@@ -281,12 +281,15 @@ func newClient(endpoint string, t *TLS, dialTimeout time.Duration, wrap func(str
 	if err != nil {
 		return nil, fmt.Errorf("engine client for %s: %w", endpoint, err)
 	}
-	// The options above configure the *http.Transport itself, so the
-	// tracker wraps whatever the client made of it afterwards.
-	hc.Transport = &errorBodyLimit{next: &sentTracker{next: hc.Transport}}
+	// The options above configure the *http.Transport itself (tr); the
+	// client then wraps it in OpenTelemetry's transport, which SwarmOps
+	// does not use and which cost about half of SwarmOps's own CPU per
+	// engine call: the tracker wraps tr itself.
+	hc.Transport = &errorBodyLimit{next: &sentTracker{next: tr}}
 	if wrap != nil {
 		hc.Transport = wrap(endpoint, hc.Transport)
 	}
+	hc.Transport = withListBodies(hc.Transport) // list_body.go
 	return c, nil
 }
 
