@@ -500,7 +500,7 @@ func TestNameTasks_SortsAsCompareTasks(t *testing.T) {
 		var rows []Task
 		for i := range 50 + rng.IntN(400) {
 			rows = append(rows, Task{
-				ID: fmt.Sprintf("t%d", rng.IntN(1000)), ServiceID: []string{"s1", "s2", "s3", "s4", "s5", "s9", "gone"}[rng.IntN(7)],
+				ID: fmt.Sprintf("t%d", rng.IntN(1000)), ServiceID: []string{"s1", "s2", "s3", "s4", "s5", "s9", "gone", ""}[rng.IntN(8)],
 				Slot: rng.IntN(4), Node: []string{"", "n1", "n2", "n3", "n4"}[rng.IntN(5)],
 				State: []string{"running", "pending"}[rng.IntN(2)], CreatedAt: t0.Add(time.Duration(rng.IntN(3)) * time.Second), Message: fmt.Sprint(i),
 			})

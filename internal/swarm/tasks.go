@@ -327,7 +327,7 @@ func nameTasks(parts [][]Task, services []serviceName, nodes []swarm.Node, state
 	}
 	byID := make(map[string]*named, len(services))
 	for _, s := range services {
-		byID[s.ID] = &named{name: s.Name}
+		byID[s.ID] = &named{name: cmp.Or(s.Name, s.ID)}
 	}
 	hostnames := make(map[string]string, len(nodes))
 	for _, n := range nodes {
@@ -349,7 +349,7 @@ func nameTasks(parts [][]Task, services []serviceName, nodes []swarm.Node, state
 				continue
 			}
 			if sn == nil || row.ServiceID != lastID {
-				if sn = byID[row.ServiceID]; sn == nil || sn.name == "" { // its service is gone; the task is history
+				if sn = byID[row.ServiceID]; sn == nil { // its service is gone; the task is history
 					sn = &named{name: row.ServiceID}
 					byID[row.ServiceID] = sn
 				}
