@@ -119,12 +119,6 @@ type segment struct {
 	last  bool
 }
 
-type segmentRead[T any] struct {
-	n     int
-	items []T
-	ok    bool
-}
-
 // readSegment reads the elements of s; ok is false unless they end
 // exactly where s does.
 func readSegment[T any](s segment, read func(r *jsonIn, item *T)) ([]T, bool) {
