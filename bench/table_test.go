@@ -161,4 +161,3 @@ func median[T time.Duration | float64](v []T) T {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-
