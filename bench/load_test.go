@@ -2,12 +2,10 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +14,6 @@ import (
 
 	"github.com/swarmops/swarmops/internal/testenv"
 )
-
-// noNode is a placement constraint no node satisfies: the services' tasks
-// stay pending, so no container starts whatever their number.
-const noNode = "node.labels.bench-none==1"
 
 type created struct {
 	began  time.Time
@@ -32,39 +26,7 @@ type created struct {
 func createServices(t *testing.T, api *client.Client, from, to, replicas, workers int) created {
 	t.Helper()
 	began := time.Now()
-	n := uint64(replicas)
-	jobs := make(chan int)
-	errs := make(chan error, to-from)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				spec := swarm.ServiceSpec{
-					Annotations: swarm.Annotations{Name: fmt.Sprintf("bench-%04d", i), Labels: map[string]string{"bench": "1"}},
-					TaskTemplate: swarm.TaskSpec{
-						ContainerSpec: &swarm.ContainerSpec{Image: testenv.HelloImage1},
-						Placement:     &swarm.Placement{Constraints: []string{noNode}},
-					},
-					Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &n}},
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: false})
-				cancel()
-				if err != nil {
-					errs <- fmt.Errorf("create service %d: %w", i, err)
-				}
-			}
-		}()
-	}
-	for i := from; i < to; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := testenv.CreatePendingServices(context.Background(), api, from, to, replicas, workers); err != nil {
 		t.Fatal(err)
 	}
 	return created{began: began, create: time.Since(began)}

@@ -205,7 +205,7 @@ func BenchmarkFleetHealth(b *testing.B) {
 		cpuProbes := cpuOf(func() { concurrent() })
 		cpuPings := cpuOf(pingAll)
 
-		ours, probe, conc, list := healthMedian(got[0]), healthMedian(got[1]), healthMedian(got[2]), healthMedian(got[3])
+		ours, probe, conc, list := medianOf(got[0]), medianOf(got[1]), medianOf(got[2]), medianOf(got[3])
 		b.ReportMetric(healthMS(ours), "ours-ms")
 		b.ReportMetric(healthMS(probe), "probe-ms")
 		b.ReportMetric(healthMS(ours)/healthMS(probe), "ratio")
@@ -250,7 +250,10 @@ func healthEnginesCPU(b *testing.B, fleet []*testenv.Swarm) time.Duration {
 
 func healthMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func healthMedian(d []time.Duration) time.Duration {
+// medianOf answers the middle duration of d (the mean of the two middle
+// ones for an even count), 0 for none; the benchmarks of this package
+// report it.
+func medianOf(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	if len(s) == 0 {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,9 +65,6 @@ var listBenchSmall = []listBenchLoad{
 	{name: "c", networks: 5},
 }
 
-// listBenchNoNode is a constraint no node satisfies.
-const listBenchNoNode = "node.labels.bench-none==1"
-
 // loadListBenchEngine creates l's networks and pending services on api
 // and waits until the engine lists all their tasks.
 func loadListBenchEngine(t testing.TB, api *client.Client, l listBenchLoad) {
@@ -81,39 +77,7 @@ func loadListBenchEngine(t testing.TB, api *client.Client, l listBenchLoad) {
 			t.Fatalf("create network: %v", err)
 		}
 	}
-	n := uint64(l.replicas)
-	jobs := make(chan int)
-	errc := make(chan error, l.services)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				spec := swarm.ServiceSpec{
-					Annotations: swarm.Annotations{Name: fmt.Sprintf("bench-%04d", i), Labels: map[string]string{"bench": "1"}},
-					TaskTemplate: swarm.TaskSpec{
-						ContainerSpec: &swarm.ContainerSpec{Image: testenv.HelloImage1},
-						Placement:     &swarm.Placement{Constraints: []string{listBenchNoNode}},
-					},
-					Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &n}},
-				}
-				cctx, cancel := context.WithTimeout(ctx, time.Minute)
-				_, err := api.ServiceCreate(cctx, spec, swarm.ServiceCreateOptions{QueryRegistry: false})
-				cancel()
-				if err != nil {
-					errc <- fmt.Errorf("create service %d: %w", i, err)
-				}
-			}
-		}()
-	}
-	for i := range l.services {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	close(errc)
-	for err := range errc {
+	if err := testenv.CreatePendingServices(ctx, api, 0, l.services, l.replicas, 8); err != nil {
 		t.Fatal(err)
 	}
 	want := l.services * l.replicas
@@ -170,15 +134,6 @@ func listBenchGet(b testing.TB, c *http.Client, u string) (time.Duration, int) {
 		b.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return took, int(n)
-}
-
-func listBenchMedian(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
 }
 
 // BenchmarkListOverhead measures every list row: one iteration is one
@@ -263,7 +218,7 @@ func BenchmarkListOverhead(b *testing.B) {
 				as, es = append(as, da), append(es, de)
 				i++
 			}
-			ma, me := listBenchMedian(as), listBenchMedian(es)
+			ma, me := medianOf(as), medianOf(es)
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(float64(ma)/1e6, "so-ms")
 			b.ReportMetric(float64(me)/1e6, "engine-ms")

@@ -538,14 +538,18 @@ func (r *jsonIn) labels(dst *map[string]string) {
 // obj starts reading an object: read its members with next until it
 // answers false. obj answers false for null (nothing to read) and for
 // anything but an object (an error).
-func (r *jsonIn) obj() bool {
+func (r *jsonIn) obj() bool { return r.open('{', "an object") }
+
+// open starts reading an object or an array, whose first byte is c; false
+// for null and for anything else (an error naming what was expected).
+func (r *jsonIn) open(c byte, what string) bool {
 	switch r.peek() {
-	case '{':
+	case c:
 	case 'n':
 		r.null()
 		return false
 	default:
-		r.mismatch("an object")
+		r.mismatch(what)
 		return false
 	}
 	r.i++
@@ -602,24 +606,7 @@ func (r *jsonIn) next() bool {
 // arr starts reading an array: read its elements while elem answers
 // true. arr answers false for null and for anything but an array (an
 // error).
-func (r *jsonIn) arr() bool {
-	switch r.peek() {
-	case '[':
-	case 'n':
-		r.null()
-		return false
-	default:
-		r.mismatch("an array")
-		return false
-	}
-	r.i++
-	if r.depth++; r.depth > maxJSONDepth {
-		r.fail("exceeded max depth")
-		return false
-	}
-	r.first = true
-	return true
-}
+func (r *jsonIn) arr() bool { return r.open('[', "an array") }
 
 // elem answers whether the array has another element, which the caller
 // then reads; false at its end or on an error.
