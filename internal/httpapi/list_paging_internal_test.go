@@ -50,8 +50,10 @@ func TestOrders_CompareAsKeys(t *testing.T) {
 		tasks    []taskDTO
 		nodes    []nodeDTO
 		networks []networkDTO
+		clusters []clusterDTO
 	)
 	for range 60 {
+		clusters = append(clusters, clusterDTO{Name: pick("", "a", "b", "a-b", "ab", "é", "prod", "prod-2")})
 		services = append(services, serviceSummaryDTO{Name: pick("", "a", "b", "a-b", "ab", "é"), ID: pick("1", "2", "10")})
 		nodes = append(nodes, nodeDTO{Hostname: pick("", "n1", "n10", "n2"), ID: pick("x", "y")})
 		networks = append(networks, networkDTO{Name: pick("ingress", "web", "web-1"), ID: pick("a", "b")})
@@ -79,6 +81,7 @@ func TestOrders_CompareAsKeys(t *testing.T) {
 	checkCompareAsKeys(t, tasksOrder, tasks)
 	checkCompareAsKeys(t, nodesOrder, nodes)
 	checkCompareAsKeys(t, networksOrder, networks)
+	checkCompareAsKeys(t, clustersOrder, clusters)
 }
 
 // TestPagingList_SortedOrNot: a list in its order is answered as it is,
@@ -123,6 +126,18 @@ func TestSendList_SameAsJSON(t *testing.T) {
 	tasks := []taskDTO{{ID: "t1", Service: "api", Slot: 1, State: "running", Message: `"quoted"`, CreatedAt: t0}, {ID: "t2", Service: "api", Slot: 2}}
 	nodes := []nodeDTO{{ID: "n1", Hostname: "h", CPUs: 2.5, MemoryBytes: 1 << 30, Labels: map[string]string{}, TasksRunning: 3}, {ID: "n2", CPUs: 1e-7}}
 	networks := []networkDTO{{ID: "x", Name: "ingress", Subnets: []string{"10.0.0.0/24"}, Gateways: []string{}, Labels: map[string]string{}, CreatedAt: t0}}
+	expires := t0.Add(90 * 24 * time.Hour).In(time.FixedZone("", -5*3600))
+	health := &healthDTO{Status: "degraded", Leader: "m<1>", EndpointUsed: "tcp://m1:2376", CheckedAt: t0,
+		Endpoints: []swarm.EndpointHealth{{Endpoint: "tcp://m1:2376", Reachable: true, LatencyMS: 0.25}, {Endpoint: "tcp://m2:2376", Error: "refused & gone"}},
+		Problems:  []string{"1 of 2 managers unreachable"}, Election: &swarm.Election{Since: t0}}
+	clusters := []clusterDTO{
+		{Name: "prod", Endpoints: []string{"tcp://m1:2376", "tcp://m2:2376"}, Default: true, Labels: map[string]string{"env": "prod", "a": "<&>"},
+			TLS: &tlsDTO{CA: true, ClientCert: true, CertSubject: "CN=swarmops, O=\u2028", CertExpiresAt: &expires}, SwarmID: "abc", CreatedAt: t0, UpdatedAt: t0.Add(time.Hour)},
+		{Name: "stage", Endpoints: []string{}, Labels: map[string]string{}, TLS: &tlsDTO{CA: true}, CreatedAt: t0, Health: health},
+		{Name: "zero"},
+	}
+	badCluster := []clusterDTO{{Name: "x", CreatedAt: t0}, {Name: "y", TLS: &tlsDTO{CertExpiresAt: new(time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC))}}}
+	compareSend(t, clustersOrder, "", badCluster)
 	var many []taskDTO // written in two halves
 	for i := range 3*halvesFrom/2 + 1 {
 		many = append(many, taskDTO{ID: fmt.Sprintf("t%05d", i), Service: "api<>", Slot: i, Message: "ü\u2028", CreatedAt: t0})
@@ -138,6 +153,7 @@ func TestSendList_SameAsJSON(t *testing.T) {
 		compareSend(t, tasksOrder, query, tasks)
 		compareSend(t, nodesOrder, query, nodes)
 		compareSend(t, networksOrder, query, networks)
+		compareSend(t, clustersOrder, query, clusters)
 		compareSend(t, servicesOrder, query, []serviceSummaryDTO(nil))
 	}
 }

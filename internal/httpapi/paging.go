@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/errs"
+	"github.com/swarmops/swarmops/internal/jsonw"
 	"github.com/swarmops/swarmops/internal/swarm"
 )
 
@@ -240,7 +241,7 @@ func sendList[T any](c *fiber.Ctx, l list[T], write func(*T, []byte) ([]byte, er
 	b = strconv.AppendInt(b, int64(l.Total), 10)
 	if l.NextCursor != "" {
 		b = append(b, `,"next_cursor":`...)
-		b = swarm.AppendJSONString(b, l.NextCursor)
+		b = jsonw.String(b, l.NextCursor)
 	}
 	if l.Stale != nil {
 		stale, err := json.Marshal(l.Stale)
@@ -333,7 +334,8 @@ func sortableTime(t time.Time) string { return t.UTC().Format("20060102150405.00
 // The orders of the paged lists: each is the order its domain call
 // answers in, with an ID last where names may repeat.
 var (
-	clustersOrder = order[clusterDTO]{name: "clusters", key: func(c clusterDTO) []string { return []string{c.Name} }}
+	clustersOrder = order[clusterDTO]{name: "clusters", key: func(c clusterDTO) []string { return []string{c.Name} },
+		cmp: func(a, b clusterDTO) int { return strings.Compare(a.Name, b.Name) }, write: (*clusterDTO).AppendJSON}
 	servicesOrder = order[serviceSummaryDTO]{name: "services", key: func(s serviceSummaryDTO) []string { return []string{s.Name, s.ID} },
 		cmp: func(a, b serviceSummaryDTO) int {
 			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
