@@ -115,8 +115,9 @@ func (e *engineCalls) counts() map[string]int {
 	return out
 }
 
-// countingInstance starts an instance whose engine requests are counted.
-func countingInstance(t *testing.T) (*apitest.Instance, *engineCalls) {
+// countingInstance starts an instance configured by opts whose engine
+// requests are counted.
+func countingInstance(t *testing.T, opts ...apitest.Option) (*apitest.Instance, *engineCalls) {
 	t.Helper()
 	calls := &engineCalls{n: map[string]int{}}
 	counting := sw.WithTransport(func(_ string, rt http.RoundTripper) http.RoundTripper {
@@ -129,7 +130,7 @@ func countingInstance(t *testing.T) (*apitest.Instance, *engineCalls) {
 			return rt.RoundTrip(r)
 		})
 	})
-	return apitest.Start(t, apitest.Config(t), server.WithPoolOptions(counting)), calls
+	return apitest.Start(t, apitest.Config(t, opts...), server.WithPoolOptions(counting)), calls
 }
 
 // createService runs `docker service create` on n without asking a

@@ -1,14 +1,18 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/swarmops/swarmops/internal/apitest"
 	"github.com/swarmops/swarmops/internal/testenv"
 )
 
@@ -97,4 +101,85 @@ func TestTasks_ListAndFilters(t *testing.T) {
 	wantStatus(t, admin, http.MethodGet, base+"?service=tl-nope", nil, 404, `"tl-nope"`, `"tl"`)
 	wantStatus(t, admin, http.MethodGet, base+"?node=tl-nope", nil, 404, `"tl-nope"`, `"tl"`)
 	wantStatus(t, admin, http.MethodGet, "/api/v1/clusters/tl-none/tasks", nil, 404, `"tl-none"`)
+}
+
+// TestTasks_NamedAfterAWriteOnAnotherInstance: an instance names tasks by
+// the service names it read before (a task list then reads tasks and
+// nodes only), and names the tasks of a service created since through
+// another instance at its first list, read once without retry: a task of
+// a service it has not seen makes it read the services again (issue 16).
+func TestTasks_NamedAfterAWriteOnAnotherInstance(t *testing.T) {
+	swm := testenv.StartSwarm(t, testenv.SwarmOptions{Managers: 1, Name: "tn"})
+	m := swm.Managers[0]
+	r := testenv.Redis(t)
+	prefix := fmt.Sprintf("tn%d:", time.Now().UnixNano())
+	a := apitest.Start(t, apitest.Config(t, apitest.WithRedis(r.URL(0), prefix)))
+	b, calls := countingInstance(t, apitest.WithRedis(r.URL(0), prefix))
+	adminA, adminB := a.Admin(t), b.Admin(t)
+	register(t, adminA, "tn", m.Endpoint)
+	const base = "/api/v1/clusters/tn/tasks"
+
+	// create makes a service through A whose task stays pending (no node
+	// has the label), and answers its ID once the engine lists its task.
+	create := func(name string) string {
+		t.Helper()
+		var s struct {
+			ID string `json:"id"`
+		}
+		adminA.MustDo(http.MethodPost, "/api/v1/clusters/tn/services", map[string]any{
+			"name": name, "image": testenv.HelloImage1, "replicas": 1, "constraints": []string{"node.labels.tn-nowhere==1"},
+		}, &s, 201)
+		removeAfter(t, m, name)
+		testenv.Poll(t, 30*time.Second, "the engine to list a task of "+name, func() error {
+			tasks, err := m.Client().TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", s.ID))})
+			if err != nil || len(tasks) == 0 {
+				return fmt.Errorf("%d tasks, %v", len(tasks), err)
+			}
+			return nil
+		})
+		return s.ID
+	}
+	// named checks that l lists tasks of service id, all named name.
+	named := func(l taskList, id, name string) {
+		t.Helper()
+		n := 0
+		for _, task := range l.Items {
+			if task.ServiceID == id {
+				n++
+				if task.Service != name {
+					t.Errorf("task %s of %s named %q, want %q", task.ID, id, task.Service, name)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("no task of %s (%s) listed: %+v", name, id, l.Items)
+		}
+	}
+	wantCalls := func(want map[string]int) {
+		t.Helper()
+		if diff := cmp.Diff(calls.counts(), want); diff != "" {
+			t.Errorf("engine calls of a task list (-got +want):\n%s", diff)
+		}
+	}
+	stamp := time.Now().UnixNano()
+	firstName := fmt.Sprintf("tn1-%d", stamp)
+	first := create(firstName)
+	var l taskList
+	calls.reset()
+	adminB.MustDo(http.MethodGet, base, nil, &l, 200)
+	named(l, first, firstName)
+	wantCalls(map[string]int{"GET /tasks": 1, "GET /nodes": 1, "GET /services": 1})
+
+	calls.reset()
+	adminB.MustDo(http.MethodGet, base, nil, &l, 200)
+	named(l, first, firstName)
+	wantCalls(map[string]int{"GET /tasks": 1, "GET /nodes": 1})
+
+	secondName := fmt.Sprintf("tn2-%d", stamp)
+	second := create(secondName)
+	calls.reset()
+	adminB.MustDo(http.MethodGet, base, nil, &l, 200)
+	named(l, second, secondName)
+	named(l, first, firstName)
+	wantCalls(map[string]int{"GET /tasks": 1, "GET /nodes": 1, "GET /services": 1})
 }

@@ -39,6 +39,8 @@ type Fleet struct {
 	elections elections
 	snaps     *snapshots
 	probes    probes
+	// serviceNames name the tasks of task lists (service_names.go).
+	serviceNames *serviceNameCache
 	// searches are the live reads of searches under way (search.go).
 	searches searchFlights
 	// authFor answers the registry credentials sent with an image
@@ -77,7 +79,7 @@ func NewFleet(st store.Clusters, pool *Pool, locks lock.Locker, log *audit.Log, 
 	}
 	return &Fleet{store: st, pool: pool, locks: locks, audit: log, timeout: opt.EngineTimeout, now: opt.Now,
 		feeds: feeds{by: map[string]*feed{}}, revisions: opt.StackRevisions, box: opt.Seal, bindPaths: opt.OperatorBindPaths,
-		authFor: opt.RegistryAuth, elections: elections{by: map[string]*election{}}, snaps: newSnapshots(), probes: probes{by: map[string]*probeCall{}}}
+		authFor: opt.RegistryAuth, elections: elections{by: map[string]*election{}}, snaps: newSnapshots(), serviceNames: newServiceNameCache(), probes: probes{by: map[string]*probeCall{}}}
 }
 
 // callKind says how a failed call may be retried on another manager.

@@ -42,7 +42,7 @@ func TestListTasks_AnyCallFails(t *testing.T) {
 	for _, failing := range []string{"ServiceList", "NodeList", "TaskList"} {
 		for _, tf := range []TaskFilter{{}, {Service: "api"}, {Node: "w1"}} {
 			boom := errors.New("boom " + failing)
-			_, err := listTasks(context.Background(), failingList{taskFixture(), failing, boom}, "prod", tf)
+			_, err := listTasks(context.Background(), failingList{taskFixture(), failing, boom}, "prod", tf, nil)
 			if !errors.Is(err, boom) {
 				t.Errorf("%s failing, %+v: %v", failing, tf, err)
 			}

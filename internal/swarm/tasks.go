@@ -88,17 +88,20 @@ func (f *Fleet) ListTasks(ctx context.Context, cluster string, tf TaskFilter) ([
 		return nil, err
 	}
 	return readSnapshot(ctx, f, c, "tasks?"+fmt.Sprint(tf), func(ctx context.Context, api Engine) ([]Task, error) {
-		return listTasks(ctx, api, cluster, tf)
+		return listTasks(ctx, api, cluster, tf, f.serviceNames)
 	})
 }
 
 // listTasks lists the tasks first when nothing is to be resolved (no
-// service or node asked for), and the services and nodes that name them
-// once the engine answered (from a pooled client, meanwhile its answer is
-// read: a swarm's largest list keeps the engine busy for a while, which
-// other calls at the same time would only make longer); else the tasks
-// after the other two.
-func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilter) ([]Task, error) {
+// service or node asked for), and the nodes that name them once the
+// engine answered (from a pooled client, meanwhile its answer is read: a
+// swarm's largest list keeps the engine busy for a while, which other
+// calls at the same time would only make longer); else the tasks after
+// the services and nodes. The services' names come from names (when not
+// nil), which reads the service list only for a service it has not seen
+// (serviceNameCache); without names, or while names knows none of the
+// cluster's, the service list is read with the nodes.
+func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilter, names *serviceNameCache) ([]Task, error) {
 	var (
 		services []serviceName
 		nodes    []swarm.Node
@@ -118,15 +121,19 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 			started bool
 			cancel  context.CancelFunc = func() {}
 		)
+		calls := []func(context.Context) error{listNodes}
+		if names == nil || !names.warm(cluster) {
+			calls = append(calls, listServices)
+		}
 		answered := func() {
 			started = true
 			if !pooled {
-				named <- together(ctx, false, listServices, listNodes)
+				named <- together(ctx, false, calls...)
 				return
 			}
 			var nctx context.Context
 			nctx, cancel = context.WithCancel(ctx)
-			go func() { named <- together(nctx, true, listServices, listNodes) }()
+			go func() { named <- together(nctx, true, calls...) }()
 		}
 		tasks, err := taskParts(ctx, api, filters.NewArgs(), answered)
 		if started {
@@ -141,10 +148,28 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 		if err != nil {
 			return nil, err
 		}
-		return nameTasks(tasks, services, nodes, tf.State), nil
+		if names == nil {
+			return nameTasks(tasks, services, nodes, tf.State), nil
+		}
+		read := len(calls) > 1
+		known, missing := names.of(cluster, tasks)
+		if len(missing) > 0 && !read { // a service new to names: read them now
+			if err := listServices(ctx); err != nil {
+				return nil, err
+			}
+			read = true
+		}
+		if read {
+			names.learn(cluster, services, missing)
+			known, _ = names.of(cluster, tasks)
+		}
+		return nameTasks(tasks, known, nodes, tf.State), nil
 	}
 	if err := together(ctx, pooled, listServices, listNodes); err != nil {
 		return nil, err
+	}
+	if names != nil {
+		names.learn(cluster, services, nil)
 	}
 	// The engine filters by service and node IDs; names and prefixes are
 	// resolved here, from the lists needed to name things anyway.

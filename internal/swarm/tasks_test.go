@@ -57,7 +57,7 @@ func ids(tasks []Task) []string {
 
 func TestListTasks_NamesAndSorts(t *testing.T) {
 	f := taskFixture()
-	got, err := listTasks(context.Background(), f, "prod", TaskFilter{})
+	got, err := listTasks(context.Background(), f, "prod", TaskFilter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestListTasks_Filters(t *testing.T) {
 				asked = append(asked, o)
 				return engineFiltered(f.tasks, o)
 			}
-			got, err := listTasks(context.Background(), f, "prod", tc.tf)
+			got, err := listTasks(context.Background(), f, "prod", tc.tf, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func TestListTasks_Unknown(t *testing.T) {
 		{TaskFilter{Node: "x"}, errs.ErrInvalid, "node"},
 	} {
 		f := taskFixture()
-		_, err := listTasks(context.Background(), f, "prod", tc.tf)
+		_, err := listTasks(context.Background(), f, "prod", tc.tf, nil)
 		pe, ok := errs.Public(err)
 		if !ok || pe.Kind != tc.kind || pe.Field != tc.field {
 			t.Errorf("%+v: error %v, want kind %v field %q", tc.tf, err, tc.kind, tc.field)
@@ -166,5 +166,66 @@ func TestListTasks_Unknown(t *testing.T) {
 	}
 	if err := (TaskFilter{State: "running"}).validate(); err != nil {
 		t.Errorf("running: %v", err)
+	}
+}
+
+// TestListTasks_ServiceNamesKept: with a name cache, the service list is
+// read once, then only for a task whose service the cache has not seen; a
+// list names its tasks as a list without the cache does, but for a
+// service removed since, whose tasks keep the name read before.
+func TestListTasks_ServiceNamesKept(t *testing.T) {
+	ctx := context.Background()
+	f := taskFixture()
+	names := newServiceNameCache()
+	list := func(wantServiceLists int) []Task {
+		t.Helper()
+		got, err := listTasks(ctx, f, "prod", TaskFilter{}, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.calls["ServiceList"] != wantServiceLists {
+			t.Fatalf("service lists read: %d, want %d", f.calls["ServiceList"], wantServiceLists)
+		}
+		return got
+	}
+	uncached := func() []Task {
+		t.Helper()
+		fresh := *f
+		fresh.calls = nil
+		got, err := listTasks(ctx, &fresh, "prod", TaskFilter{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := uncached()
+	for i := range 2 { // the gone service's ID is remembered as gone: no second read for it
+		if diff := cmp.Diff(list(1), want); diff != "" {
+			t.Fatalf("list %d (-cached +uncached):\n%s", i+1, diff)
+		}
+	}
+	if f.calls["NodeList"] != 2 || f.calls["TaskList"] != 2 {
+		t.Errorf("node and task lists must be read every time: %v", f.calls)
+	}
+	// A service created since (through any instance): read, and named.
+	f.services = append(slices.Clone(f.services), service("svc-new", "new"))
+	f.tasks = append(slices.Clone(f.tasks), task("t10", "svc-new", "w1", 1, swarm.TaskStateRunning))
+	got := list(2)
+	if diff := cmp.Diff(got, uncached()); diff != "" {
+		t.Fatalf("after a new service (-cached +uncached):\n%s", diff)
+	}
+	// Other names are in another cluster's cache.
+	if _, err := listTasks(ctx, f, "stage", TaskFilter{}, names); err != nil || f.calls["ServiceList"] != 3 {
+		t.Fatalf("another cluster: %v, %d service lists", err, f.calls["ServiceList"])
+	}
+	// A service removed since: its task keeps the name read before.
+	f.services = slices.DeleteFunc(slices.Clone(f.services), func(s swarm.Service) bool { return s.ID == "svc-db" })
+	got = list(3)
+	i := slices.IndexFunc(got, func(t Task) bool { return t.ID == "t3" })
+	if i < 0 || got[i].Service != "db" {
+		t.Fatalf("task of the removed db: %+v", got)
+	}
+	if u := uncached(); u[slices.IndexFunc(u, func(t Task) bool { return t.ID == "t3" })].Service != "svc-db" {
+		t.Error("without the cache, the removed service's task is named by its ID")
 	}
 }
