@@ -113,7 +113,7 @@ func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 		go func() {
 			var r nodesRead
 			r.nodes, r.used, r.err = readSnapshotAt(lctx, f, c, "health/nodes", func(ctx context.Context, api Engine) ([]swarm.Node, error) {
-				return api.NodeList(ctx, swarm.NodeListOptions{})
+				return readNodes(ctx, api)
 			})
 			ch <- r
 		}()

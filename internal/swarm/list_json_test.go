@@ -351,6 +351,7 @@ func FuzzListRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		compareReads(t, data, data)
 		compareNetworks(t, data)
+		compareNodes(t, data)
 	})
 }
 
@@ -585,6 +586,80 @@ func TestListRead_Networks(t *testing.T) {
 	}
 	for _, s := range []string{`[{"Internal":"yes"}]`, `[{"IPAM":{"Config":[{"Subnet":1}]}}]`, `[{"Created":"never"}]`, `[{"Id":"x"`} {
 		if err := readAll([]byte(s), func(r *jsonIn) { var n NetworkSummary; readNetworkSummary(r, &n) }); err == nil {
+			t.Errorf("%s: read without error", s)
+		}
+	}
+}
+
+// nodeRead keeps of n what readNode reads.
+func nodeRead(n swarm.Node) swarm.Node {
+	var out swarm.Node
+	out.ID = n.ID
+	out.Spec.Role, out.Spec.Availability, out.Spec.Labels = n.Spec.Role, n.Spec.Availability, n.Spec.Labels
+	out.Description.Hostname, out.Description.Engine.EngineVersion = n.Description.Hostname, n.Description.Engine.EngineVersion
+	out.Description.Resources.NanoCPUs, out.Description.Resources.MemoryBytes = n.Description.Resources.NanoCPUs, n.Description.Resources.MemoryBytes
+	out.Status.State, out.Status.Addr = n.Status.State, n.Status.Addr
+	if m := n.ManagerStatus; m != nil {
+		out.ManagerStatus = &swarm.ManagerStatus{Leader: m.Leader, Reachability: m.Reachability, Addr: m.Addr}
+	}
+	return out
+}
+
+// compareNodes: readNode reads what the docker client decodes, for the
+// fields it reads.
+func compareNodes(t *testing.T, data []byte) {
+	t.Helper()
+	full, derr := docker[swarm.Node](data)
+	var got []swarm.Node
+	err := readAll(data, func(r *jsonIn) {
+		var n swarm.Node
+		readNode(r, &n)
+		got = append(got, n)
+	})
+	if derr != nil {
+		return // the readers may read what the docker client refuses
+	}
+	if err != nil {
+		t.Fatalf("nodes: %v, though the docker client reads them:\n%s", err, data)
+	}
+	want := make([]swarm.Node, 0, len(full))
+	for _, n := range full {
+		want = append(want, nodeRead(n))
+	}
+	if diff := cmp.Diff(got, want); len(want) > 0 && diff != "" {
+		t.Errorf("nodes (-got +want):\n%s\n%s", diff, data)
+	}
+}
+
+func TestListRead_Nodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 16))
+	for range 300 {
+		nodes := make([]swarm.Node, 1+rng.IntN(3))
+		for j := range nodes {
+			fill(rng, reflect.ValueOf(&nodes[j]).Elem(), 6)
+		}
+		data, err := json.Marshal(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareNodes(t, data)
+		if t.Failed() {
+			return
+		}
+	}
+	for _, s := range []string{
+		`[]`, `null`, `[{}]`,
+		`[{"ID":"n1","Version":{"Index":9},"CreatedAt":"2026-11-30T10:00:00Z","Spec":{"Labels":{"zone":"a"},"Role":"manager","Availability":"active"},
+		  "Description":{"Hostname":"m1","Platform":{"Architecture":"x86_64","OS":"linux"},"Resources":{"NanoCPUs":2000000000,"MemoryBytes":25165824000},
+		  "Engine":{"EngineVersion":"20.10.24+dfsg1","Plugins":[{"Type":"Log","Name":"json-file"}]},"TLSInfo":{"TrustRoot":"x"}},
+		  "Status":{"State":"ready","Addr":"0.0.0.0"},"ManagerStatus":{"Leader":true,"Reachability":"reachable","Addr":"198.18.0.11:2377"}}]`,
+		`[{"id":"x","spec":{"role":"worker","labels":null},"status":{"state":"down"},"managerStatus":null}]`,
+		`[{"ManagerStatus":{"Leader":true},"ManagerStatus":{"Addr":"a:1"}},{"ManagerStatus":{"Leader":true},"ManagerStatus":null}]`,
+	} {
+		compareNodes(t, []byte(s))
+	}
+	for _, s := range []string{`[{"ManagerStatus":{"Leader":"yes"}}]`, `[{"Description":{"Resources":{"NanoCPUs":"2"}}}]`, `[{"Spec":[]}]`, `[{"ID":"x"`} {
+		if err := readAll([]byte(s), func(r *jsonIn) { var n swarm.Node; readNode(r, &n) }); err == nil {
 			t.Errorf("%s: read without error", s)
 		}
 	}

@@ -29,6 +29,13 @@ var (
 	networkFields       = newFields("Name", "Id", "Created", "Scope", "Driver", "IPAM", "Internal", "Attachable", "Ingress", "Labels")
 	ipamFields          = newFields("Config")
 	ipamConfigFields    = newFields("Subnet", "Gateway")
+	nodeFields          = newFields("ID", "Spec", "Description", "Status", "ManagerStatus")
+	nodeSpecFields      = newFields("Role", "Availability", "Labels")
+	nodeDescFields      = newFields("Hostname", "Engine", "Resources")
+	engineFields        = newFields("EngineVersion")
+	resourcesFields     = newFields("NanoCPUs", "MemoryBytes")
+	nodeStatusFields    = newFields("State", "Addr")
+	managerFields       = newFields("Leader", "Reachability", "Addr")
 )
 
 // readServiceSummary reads a service's summary.
@@ -493,4 +500,119 @@ func readIPAMConfig(r *jsonIn, dst *[]network.IPAMConfig) {
 		out = append(out, c)
 	}
 	*dst = out
+}
+
+// readNode reads into n what node lists, health and task names use of a
+// node: its ID, role, availability and labels, hostname, engine version
+// and resources, state and address, and manager status.
+func readNode(r *jsonIn, n *swarm.Node) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch nodeFields.index(r.key) {
+		case 0:
+			r.str(&n.ID)
+		case 1:
+			if r.obj() {
+				for r.next() {
+					switch nodeSpecFields.index(r.key) {
+					case 0:
+						r.str((*string)(&n.Spec.Role))
+					case 1:
+						r.str((*string)(&n.Spec.Availability))
+					case 2:
+						r.labels(&n.Spec.Labels)
+					default:
+						r.skip()
+					}
+				}
+			}
+		case 2:
+			readNodeDescription(r, &n.Description)
+		case 3:
+			if r.obj() {
+				for r.next() {
+					switch nodeStatusFields.index(r.key) {
+					case 0:
+						r.str((*string)(&n.Status.State))
+					case 1:
+						r.str(&n.Status.Addr)
+					default:
+						r.skip()
+					}
+				}
+			}
+		case 4:
+			readManagerStatus(r, &n.ManagerStatus)
+		default:
+			r.skip()
+		}
+	}
+}
+
+func readNodeDescription(r *jsonIn, d *swarm.NodeDescription) {
+	if !r.obj() {
+		return
+	}
+	for r.next() {
+		switch nodeDescFields.index(r.key) {
+		case 0:
+			r.str(&d.Hostname)
+		case 1:
+			if r.obj() {
+				for r.next() {
+					if engineFields.index(r.key) == 0 {
+						r.str(&d.Engine.EngineVersion)
+					} else {
+						r.skip()
+					}
+				}
+			}
+		case 2:
+			if r.obj() {
+				for r.next() {
+					switch resourcesFields.index(r.key) {
+					case 0:
+						r.int64(&d.Resources.NanoCPUs)
+					case 1:
+						r.int64(&d.Resources.MemoryBytes)
+					default:
+						r.skip()
+					}
+				}
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readManagerStatus reads a manager status as encoding/json does: null
+// clears it, an object fills the one there is (or a new one).
+func readManagerStatus(r *jsonIn, dst **swarm.ManagerStatus) {
+	if r.null() {
+		*dst = nil
+		return
+	}
+	if !r.obj() {
+		return
+	}
+	m := *dst
+	if m == nil {
+		m = &swarm.ManagerStatus{}
+	}
+	for r.next() {
+		switch managerFields.index(r.key) {
+		case 0:
+			r.bool(&m.Leader)
+		case 1:
+			r.str((*string)(&m.Reachability))
+		case 2:
+			r.str(&m.Addr)
+		default:
+			r.skip()
+		}
+	}
+	*dst = m
 }

@@ -63,6 +63,27 @@ func summarizeNode(n swarm.Node, running int) NodeSummary {
 	return s
 }
 
+// readNodes lists the nodes with only what readNode reads (node lists,
+// health, task names) when the engine's answer is ours to read (a pooled
+// client), else as the docker client decodes them: that decoding was most
+// of a health probe's CPU (issue 16).
+func readNodes(ctx context.Context, api interface {
+	NodeList(ctx context.Context, o swarm.NodeListOptions) ([]swarm.Node, error)
+}) ([]swarm.Node, error) {
+	var full []swarm.Node
+	nodes, taken, err := readList(ctx, "/nodes", func(ctx context.Context) (err error) {
+		full, err = api.NodeList(ctx, swarm.NodeListOptions{})
+		return err
+	}, readNode)
+	if err != nil {
+		return nil, err
+	}
+	if !taken {
+		return full, nil
+	}
+	return nodes, nil
+}
+
 // nodeAddr answers the address a node is reached at. Some engines report a
 // manager's node address as 0.0.0.0 when it listens on all interfaces; its
 // raft address is the real one.
@@ -132,7 +153,7 @@ func listKnownNodes(ctx context.Context, api nodeEngine, flt Filter, known []str
 	if pooled && len(known) > 0 && len(known) <= maxNodeFilter {
 		var early error
 		err = together(ctx, true, func(ctx context.Context) (err error) {
-			nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
+			nodes, err = readNodes(ctx, api)
 			return err
 		}, func(ctx context.Context) error {
 			// Its failure (a node gone, say) only makes the count again.
@@ -145,7 +166,7 @@ func listKnownNodes(ctx context.Context, api nodeEngine, flt Filter, known []str
 		if early != nil || !sameNodes(nodes, known) {
 			counts = nil
 		}
-	} else if nodes, err = api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
+	} else if nodes, err = readNodes(ctx, api); err != nil {
 		return nil, err
 	}
 	if counts == nil {

@@ -111,7 +111,7 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 		return err
 	}
 	listNodes := func(ctx context.Context) (err error) {
-		nodes, err = api.NodeList(ctx, swarm.NodeListOptions{})
+		nodes, err = readNodes(ctx, api)
 		return err
 	}
 	_, pooled := api.(*client.Client)
