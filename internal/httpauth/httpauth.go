@@ -96,6 +96,18 @@ func (g *Guard) Authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// ReadRegistryAhead asks the session read of Authenticate, which comes
+// next, to bring the cluster registry along in the same round trip
+// (auth.WithRegistryAhead): for requests that change nothing and start by
+// listing the clusters, as every page of the UI does. Other methods pass
+// through as they are.
+func ReadRegistryAhead(c *fiber.Ctx) error {
+	if m := c.Method(); m == fiber.MethodGet || m == fiber.MethodHead {
+		c.SetUserContext(auth.WithRegistryAhead(c.UserContext()))
+	}
+	return c.Next()
+}
+
 // proxyUser answers the user the auth proxy's header names, "" when there
 // is none or the request did not come from a trusted proxy: then the
 // header is ignored (the caller is anonymous unless it shows a session or

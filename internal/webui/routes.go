@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/swarmops/swarmops/internal/auth"
+	"github.com/swarmops/swarmops/internal/httpauth"
 	"github.com/swarmops/swarmops/internal/httpx"
 )
 
@@ -149,7 +150,8 @@ func (u *UI) Register(app *fiber.App) {
 	for _, r := range u.routes() {
 		handlers := []fiber.Handler{secureHeaders, u.catch, clusterParam}
 		if r.Perm != nil {
-			handlers = append(handlers, u.guard.Authenticate, u.guard.RequirePerm(*r.Perm))
+			// A page starts by listing the clusters (base): with the session.
+			handlers = append(handlers, httpauth.ReadRegistryAhead, u.guard.Authenticate, u.guard.RequirePerm(*r.Perm))
 		}
 		handlers = append(handlers, r.Handler)
 		app.Add(r.Method, r.Path, handlers...)

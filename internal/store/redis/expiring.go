@@ -106,7 +106,7 @@ return {s, name, redis.call('GET', ARGV[1] .. name)}`)
 // by one script: one round trip.
 func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, store.User, error) {
 	const op = "get session"
-	vals, err := getSessionUserScript.Run(ctx, s.c, []string{s.sessionKey(id)}, s.key(users.noun, "")).Slice()
+	vals, err := s.sessionUser(ctx, id)
 	if err != nil {
 		return store.Session{}, store.User{}, s.fail(op, err)
 	}
@@ -139,6 +139,38 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, s
 	// the session names, never answering another.
 	u, err := s.GetUser(ctx, sess.Username)
 	return sess, u, err
+}
+
+// registryRead is the registry read ahead with a session (records).
+type registryRead struct {
+	records []string
+	def     string
+}
+
+// sessionUser runs getSessionUserScript for session id. When ctx asks to
+// read the registry ahead (store.ReadAhead), the registry's SORT_RO and
+// the default mark's GET go in the same round trip, and what they read is
+// kept for the listing that follows; a read ahead that fails is left to
+// that listing to make again, with its fallbacks.
+func (s *Store) sessionUser(ctx context.Context, id string) ([]any, error) {
+	keys, args := []string{s.sessionKey(id)}, []any{s.key(users.noun, "")}
+	ra := store.ReadAheadOf(ctx)
+	if ra == nil || !ra.Registry || !s.sorting() {
+		return getSessionUserScript.Run(ctx, s.c, keys, args...).Slice()
+	}
+	p := s.c.Pipeline()
+	script := getSessionUserScript.EvalSha(ctx, p, keys, args...)
+	registry := s.queueSorted(ctx, p, clusters, s.key(defaultKey))
+	_, _ = p.Exec(ctx) // each command's error is its own, below
+	if records, def, err := registry.result(); err == nil {
+		ra.Put(registryRead{records, def})
+	}
+	vals, err := script.Slice()
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Not loaded (a new or flushed Redis): Run loads it.
+		return getSessionUserScript.Run(ctx, s.c, keys, args...).Slice()
+	}
+	return vals, err
 }
 
 // TouchSession moves the idle deadline of the unexpired session id,

@@ -212,3 +212,89 @@ func TestStore_ListingFollowsWrites(t *testing.T) {
 }
 
 func errsIsNotFound(err error) bool { return errs.KindOf(err) == errs.ErrNotFound }
+
+// TestStore_ReadAhead: a session read asked to read the registry ahead
+// (store.ReadAhead) reads it in the same round trip, and the listing
+// that follows answers it without another; it is taken once, a write in
+// between drops it, and a Redis that lost the session script or refuses
+// SORT answers the same, only with more round trips.
+func TestStore_ReadAhead(t *testing.T) {
+	skipShort(t)
+	f := newReadsFixture(t, "swarmops:")
+	f.check(t) // scripts loaded, connections made
+	ahead := func() context.Context { return store.WithReadAhead(t.Context(), &store.ReadAhead{Registry: true}) }
+	// read answers the session with its user and then the listing of
+	// ctx, checked against the fixture's, and the round trips they took.
+	read := func(ctx context.Context, want []store.Cluster) int {
+		t.Helper()
+		before := f.reads(t)
+		_, u, err := f.s.GetSessionUser(ctx, "sid")
+		must(t, err)
+		list, def, err := f.s.ListClustersPublic(ctx)
+		must(t, err)
+		n := f.reads(t) - before - 1
+		if diff := cmp.Diff(want, list); diff != "" || def != "prod" || u.Username != "alice" {
+			t.Errorf("user %q, default %q, list (-want +got):\n%s", u.Username, def, diff)
+		}
+		return n
+	}
+
+	t.Run("one round trip", func(t *testing.T) {
+		if n := read(ahead(), f.list); n != 1 {
+			t.Errorf("session and listing read ahead: %d round trips, want 1", n)
+		}
+		if n := read(t.Context(), f.list); n != 2 {
+			t.Errorf("without reading ahead: %d round trips, want 2", n)
+		}
+	})
+	t.Run("taken once", func(t *testing.T) {
+		ctx := ahead()
+		read(ctx, f.list)
+		before := f.reads(t)
+		list, _, err := f.s.ListClustersPublic(ctx)
+		must(t, err)
+		if n := f.reads(t) - before - 1; n != 1 || len(list) != len(f.list) {
+			t.Errorf("a second listing: %d round trips (want 1, read again), %d clusters", n, len(list))
+		}
+	})
+	t.Run("a write drops it", func(t *testing.T) {
+		ctx := ahead()
+		_, _, err := f.s.GetSessionUser(ctx, "sid")
+		must(t, err)
+		added := store.Cluster{Name: "zz-added", Endpoints: []string{"tcp://198.18.0.12:2375"}, Labels: map[string]string{}}
+		must(t, f.s.CreateCluster(ctx, added))
+		t.Cleanup(func() { _ = f.s.DeleteCluster(context.Background(), added.Name) })
+		list, _, err := f.s.ListClustersPublic(ctx)
+		must(t, err)
+		if len(list) != len(f.list)+1 || list[len(list)-1].Name != added.Name {
+			t.Errorf("a listing after a write in the same request: %d clusters, want the %d with %s", len(list), len(f.list)+1, added.Name)
+		}
+	})
+	t.Run("script flushed", func(t *testing.T) {
+		must(t, f.raw.ScriptFlush(t.Context()).Err())
+		if n := read(ahead(), f.list); n > 3 {
+			t.Errorf("%d round trips", n)
+		}
+		if n := read(ahead(), f.list); n != 1 {
+			t.Errorf("once loaded again: %d round trips, want 1", n)
+		}
+	})
+	t.Run("SORT refused", func(t *testing.T) {
+		g := newReadsFixture(t, "team-c:")
+		must(t, g.raw.Do(t.Context(), "ACL", "SETUSER", "team-c", "on", ">pw-team-c", "~*", "+@all", "-@dangerous").Err())
+		s := redis.New(goredis.NewClient(&goredis.Options{Addr: g.srv.Addr, Username: "team-c", Password: "pw-team-c"}),
+			redis.Options{Prefix: "team-c:"})
+		defer s.Close()
+		g.s = s
+		for range 3 {
+			ctx := ahead()
+			_, u, err := g.s.GetSessionUser(ctx, "sid")
+			must(t, err)
+			list, def, err := g.s.ListClustersPublic(ctx)
+			must(t, err)
+			if diff := cmp.Diff(g.list, list); diff != "" || def != "prod" || u.Username != "alice" {
+				t.Errorf("user %q, default %q, list (-want +got):\n%s", u.Username, def, diff)
+			}
+		}
+	})
+}

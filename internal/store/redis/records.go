@@ -22,6 +22,9 @@ type named struct {
 	index string
 }
 
+// defaultKey holds the default cluster's name.
+const defaultKey = "default-cluster"
+
 var (
 	clusters   = named{"cluster", "clusters"}
 	users      = named{"user", "users"}
@@ -49,6 +52,7 @@ redis.call('SET', KEYS[2], ARGV[1])
 return 1`)
 
 func create(ctx context.Context, s *Store, n named, name string, v any) error {
+	store.ReadAheadOf(ctx).Drop()
 	op := "create " + n.noun
 	data, err := encode(v)
 	if err != nil {
@@ -124,7 +128,13 @@ func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec f
 // off for the store's life; another error (a replica's READONLY during a
 // failover...) costs this call the second round trip only.
 func (s *Store) records(ctx context.Context, n named, extra string) ([]string, string, error) {
-	if !s.noSort.Load() && !strings.Contains(s.prefix, "*") {
+	if n == clusters && extra == s.key(defaultKey) {
+		if v, ok := store.ReadAheadOf(ctx).Take(); ok {
+			r := v.(registryRead)
+			return r.records, r.def, nil
+		}
+	}
+	if s.sorting() {
 		recs, first, err := s.sortedRecords(ctx, n, extra)
 		var reply goredis.Error
 		if err == nil || !errors.As(err, &reply) {
@@ -179,16 +189,39 @@ func sortRefused(err error) bool {
 // sortedRecords is records by SORT_RO.
 func (s *Store) sortedRecords(ctx context.Context, n named, extra string) ([]string, string, error) {
 	p := s.c.Pipeline()
-	pairs := p.SortRO(ctx, s.key(n.index), &goredis.Sort{By: "nosort", Get: []string{"#", s.key(n.noun, "*")}})
-	first := s.pipeGet(ctx, p, extra)
+	read := s.queueSorted(ctx, p, n, extra)
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, "", err
 	}
-	def, err := valueOf(first)
+	return read.result()
+}
+
+// sortedRead is a read by SORT_RO queued on a pipeline (queueSorted).
+type sortedRead struct {
+	pairs *goredis.StringSliceCmd
+	first *goredis.StringCmd
+}
+
+// sorting reports whether records may be read by SORT_RO.
+func (s *Store) sorting() bool { return !s.noSort.Load() && !strings.Contains(s.prefix, "*") }
+
+// queueSorted queues on p the read of n's names with their records by
+// SORT_RO, and the GET of extra.
+func (s *Store) queueSorted(ctx context.Context, p goredis.Pipeliner, n named, extra string) sortedRead {
+	return sortedRead{
+		pairs: p.SortRO(ctx, s.key(n.index), &goredis.Sort{By: "nosort", Get: []string{"#", s.key(n.noun, "*")}}),
+		first: s.pipeGet(ctx, p, extra),
+	}
+}
+
+// result answers the records read, in the order of their names, and
+// extra's value, once the pipeline ran.
+func (r sortedRead) result() ([]string, string, error) {
+	def, err := valueOf(r.first)
 	if err != nil {
 		return nil, "", err
 	}
-	val, err := pairs.Result()
+	val, err := r.pairs.Result()
 	if err != nil {
 		return nil, "", err
 	}
@@ -253,6 +286,7 @@ func mget[T any](ctx context.Context, s *Store, op string, keys []string) ([]T, 
 }
 
 func replace(ctx context.Context, s *Store, n named, name string, v any) error {
+	store.ReadAheadOf(ctx).Drop()
 	op := "update " + n.noun
 	data, err := encode(v)
 	if err != nil {
@@ -344,6 +378,7 @@ func (s *Store) optimistic(ctx context.Context, txf func(*goredis.Tx) error, key
 }
 
 func remove(ctx context.Context, s *Store, n named, name string, extraKeys ...string) error {
+	store.ReadAheadOf(ctx).Drop()
 	op := "delete " + n.noun
 	keys := append([]string{s.key(n.noun, name), s.key(n.index)}, extraKeys...)
 	ok, err := s.runWrite(ctx, op, deleteScript, keys, name).Bool()
@@ -376,7 +411,7 @@ func (s *Store) ListClusters(ctx context.Context) ([]store.Cluster, error) {
 // material, and the default cluster's name, in one round trip (see
 // records).
 func (s *Store) ListClustersPublic(ctx context.Context) ([]store.Cluster, string, error) {
-	list, def, err := listWith(ctx, s, clusters, s.key("default-cluster"), s.decodeCluster)
+	list, def, err := listWith(ctx, s, clusters, s.key(defaultKey), s.decodeCluster)
 	if err != nil {
 		return nil, "", err
 	}
@@ -393,12 +428,12 @@ func (s *Store) UpdateCluster(ctx context.Context, c store.Cluster) error {
 
 // DeleteCluster removes the cluster and clears the default mark it held.
 func (s *Store) DeleteCluster(ctx context.Context, name string) error {
-	return remove(ctx, s, clusters, name, s.key("default-cluster"))
+	return remove(ctx, s, clusters, name, s.key(defaultKey))
 }
 
 // DefaultCluster answers the default cluster's name, "" when none is set.
 func (s *Store) DefaultCluster(ctx context.Context) (string, error) {
-	name, err := s.c.Get(ctx, s.key("default-cluster")).Result()
+	name, err := s.c.Get(ctx, s.key(defaultKey)).Result()
 	if errors.Is(err, goredis.Nil) {
 		return "", nil
 	}
@@ -407,13 +442,14 @@ func (s *Store) DefaultCluster(ctx context.Context) (string, error) {
 
 // SetDefaultCluster marks name as the default; "" clears the mark.
 func (s *Store) SetDefaultCluster(ctx context.Context, name string) error {
+	store.ReadAheadOf(ctx).Drop()
 	const op = "set default cluster"
 	if name == "" {
 		return s.fail(op, s.write(ctx, op, func(c goredis.Cmdable) error {
-			return c.Del(ctx, s.key("default-cluster")).Err()
+			return c.Del(ctx, s.key(defaultKey)).Err()
 		}))
 	}
-	ok, err := s.runWrite(ctx, op, setDefaultScript, []string{s.key(clusters.noun, name), s.key("default-cluster")}, name).Bool()
+	ok, err := s.runWrite(ctx, op, setDefaultScript, []string{s.key(clusters.noun, name), s.key(defaultKey)}, name).Bool()
 	if err != nil {
 		return s.fail(op, err)
 	}
