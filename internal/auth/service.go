@@ -302,13 +302,13 @@ func (s *Service) SessionPrincipal(ctx context.Context, cookie string) (Principa
 	return Principal{Username: u.Username, Role: Role(u.Role), Session: id, CSRFToken: sess.CSRFToken, Method: sess.Method}, nil
 }
 
-// WithRegistryAhead answers ctx asking SessionPrincipal's read of the
+// WithClustersAhead answers ctx asking SessionPrincipal's read of the
 // session to bring the cluster registry along in the same round trip
 // (store.ReadAhead), for a request that changes nothing and lists the
 // clusters first: the listing then takes what was read, without another
 // round trip to a remote store.
-func WithRegistryAhead(ctx context.Context) context.Context {
-	return store.WithReadAhead(ctx, &store.ReadAhead{Registry: true})
+func WithClustersAhead(ctx context.Context) context.Context {
+	return store.WithReadAhead(ctx, &store.ReadAhead{Clusters: true})
 }
 
 // Logout ends the session on every instance.

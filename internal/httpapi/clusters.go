@@ -39,7 +39,7 @@ type clusterDTO struct {
 // list is the answer every page and client asks for most, and
 // encoding/json's reflection (times above all) was a tenth of an
 // instance's CPU under load. Health, asked for rarely, goes through
-// encoding/json. TestClusterDTO_AppendJSON compares both.
+// encoding/json. TestSendList_SameAsJSON compares both.
 func (d *clusterDTO) AppendJSON(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, `{"name":`...)

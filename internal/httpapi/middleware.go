@@ -159,17 +159,17 @@ func (a *API) recheck(c *fiber.Ctx, perm auth.Permission) func(ctx context.Conte
 	}
 }
 
-// registryFirst are the routes whose handlers start by listing the
+// clustersFirst are the routes whose handlers start by listing the
 // cluster registry: the session read brings it along in the same round
-// trip (httpauth.ReadRegistryAhead).
-var registryFirst = map[string]bool{"GET /api/v1/clusters": true}
+// trip (httpauth.ReadClustersAhead).
+var clustersFirst = map[string]bool{"GET /api/v1/clusters": true}
 
-// readRegistryAhead is httpauth.ReadRegistryAhead but for a cluster list
+// readClustersAhead is httpauth.ReadClustersAhead but for a cluster list
 // that probes health, which reads the registry with the engines' keys
 // instead.
-func readRegistryAhead(c *fiber.Ctx) error {
+func readClustersAhead(c *fiber.Ctx) error {
 	if h := c.Query("health"); h != "" && h != "false" {
 		return c.Next()
 	}
-	return httpauth.ReadRegistryAhead(c)
+	return httpauth.ReadClustersAhead(c)
 }

@@ -154,8 +154,8 @@ func (a *API) routes() []route {
 func (a *API) Register(app *fiber.App) {
 	for _, r := range a.routes() {
 		handlers := []fiber.Handler{clusterParam}
-		if registryFirst[r.Method+" "+r.Path] {
-			handlers = append(handlers, readRegistryAhead)
+		if clustersFirst[r.Method+" "+r.Path] {
+			handlers = append(handlers, readClustersAhead)
 		}
 		if r.Perm != nil {
 			handlers = append(handlers, a.guard.Authenticate, a.guard.RequirePerm(*r.Perm), a.idempotent)

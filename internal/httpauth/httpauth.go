@@ -96,14 +96,14 @@ func (g *Guard) Authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// ReadRegistryAhead asks the session read of Authenticate, which comes
+// ReadClustersAhead asks the session read of Authenticate, which comes
 // next, to bring the cluster registry along in the same round trip
-// (auth.WithRegistryAhead): for requests that change nothing and start by
+// (auth.WithClustersAhead): for requests that change nothing and start by
 // listing the clusters, as every page of the UI does. Other methods pass
 // through as they are.
-func ReadRegistryAhead(c *fiber.Ctx) error {
+func ReadClustersAhead(c *fiber.Ctx) error {
 	if m := c.Method(); m == fiber.MethodGet || m == fiber.MethodHead {
-		c.SetUserContext(auth.WithRegistryAhead(c.UserContext()))
+		c.SetUserContext(auth.WithClustersAhead(c.UserContext()))
 	}
 	return c.Next()
 }

@@ -20,8 +20,9 @@ import (
 // write never answers what was read before the write. Only requests that
 // change nothing should ask for it.
 type ReadAhead struct {
-	// Registry asks for what ListClustersPublic answers.
-	Registry bool
+	// Clusters asks for what ListClustersPublic answers: the cluster
+	// registry and the default mark.
+	Clusters bool
 
 	mu    sync.Mutex
 	value any

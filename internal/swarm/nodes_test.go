@@ -25,7 +25,9 @@ type listFake struct {
 	tasks    []swarm.Task
 	// taskFilter, when set, checks the TaskList options.
 	taskFilter func(swarm.TaskListOptions) []swarm.Task
-	calls      map[string]int
+	// onServiceList, when set, runs as ServiceList is called.
+	onServiceList func()
+	calls         map[string]int
 }
 
 func (f *listFake) count(name string) {
@@ -42,6 +44,9 @@ func (f *listFake) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Nod
 
 func (f *listFake) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
 	f.count("ServiceList")
+	if f.onServiceList != nil {
+		f.onServiceList()
+	}
 	return f.services, nil
 }
 

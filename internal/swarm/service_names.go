@@ -16,19 +16,21 @@ import "sync"
 //
 // The tasks of a service removed since keep the name this instance read
 // for it; an instance that never read it names them by the service's ID,
-// as the engine's lists no longer hold it.
+// as the engine's lists no longer hold it. Such tasks live only until the
+// swarm reaps them (seconds): meanwhile, pages of a task list cut on one
+// instance and continued on another may place them apart.
 type serviceNameCache struct {
-	mu sync.Mutex
-	by map[string]map[string]string // cluster → service ID → name
-	n  int                          // names kept, in all clusters
+	mu  sync.Mutex
+	by  map[string]map[string]string // cluster → service ID → name
+	n   int                          // names kept, in all clusters
+	max int                          // names kept at most; past it, the cache starts again empty
 }
 
-// maxServiceNames bounds the names kept (about 100 bytes each); past it,
-// the cache starts again empty.
+// maxServiceNames bounds the names kept (about 100 bytes each).
 const maxServiceNames = 100_000
 
 func newServiceNameCache() *serviceNameCache {
-	return &serviceNameCache{by: map[string]map[string]string{}}
+	return &serviceNameCache{by: map[string]map[string]string{}, max: maxServiceNames}
 }
 
 // warm reports whether names of cluster were read before.
@@ -46,13 +48,19 @@ func (c *serviceNameCache) warm(cluster string) bool {
 func (c *serviceNameCache) learn(cluster string, services []serviceName, missing []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n+len(services)+len(missing) > maxServiceNames {
-		clear(c.by)
-		c.n = 0
-	}
 	m := c.by[cluster]
+	added := len(missing) // at most
+	for _, s := range services {
+		if _, ok := m[s.ID]; !ok {
+			added++
+		}
+	}
+	if c.n+added > c.max {
+		clear(c.by)
+		c.n, m = 0, nil
+	}
 	if m == nil {
-		m = make(map[string]string, len(services))
+		m = make(map[string]string, len(services)+len(missing))
 		c.by[cluster] = m
 	}
 	for _, s := range services {
@@ -67,6 +75,22 @@ func (c *serviceNameCache) learn(cluster string, services []serviceName, missing
 			m[id] = "" // nameTasks names it by its ID
 		}
 	}
+}
+
+// namesOf answers the services of missing as services names them, and
+// those services lack as gone (named by their IDs): what learn keeps of
+// them, without reading the cache again (another list may have emptied
+// it meanwhile).
+func namesOf(services []serviceName, missing []string) []serviceName {
+	byID := make(map[string]string, len(services))
+	for _, s := range services {
+		byID[s.ID] = s.Name
+	}
+	out := make([]serviceName, len(missing))
+	for i, id := range missing {
+		out[i] = serviceName{ID: id, Name: byID[id]}
+	}
+	return out
 }
 
 // of answers the services of the tasks in parts whose names cluster's

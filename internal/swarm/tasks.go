@@ -77,8 +77,9 @@ type taskEngine interface {
 }
 
 // ListTasks answers the cluster's tasks selected by tf, sorted by service,
-// slot (or node) and newest first, named with one ServiceList and one
-// NodeList call whatever their number.
+// slot (or node) and newest first, named with one NodeList call and at
+// most one ServiceList call whatever their number (none when this
+// instance knows every service's name, see listTasks).
 func (f *Fleet) ListTasks(ctx context.Context, cluster string, tf TaskFilter) ([]Task, error) {
 	if err := tf.validate(); err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 		}
 		if read {
 			names.learn(cluster, services, missing)
-			known, _ = names.of(cluster, tasks)
+			known = append(known, namesOf(services, missing)...)
 		}
 		return nameTasks(tasks, known, nodes, tf.State), nil
 	}

@@ -229,3 +229,42 @@ func TestListTasks_ServiceNamesKept(t *testing.T) {
 		t.Error("without the cache, the removed service's task is named by its ID")
 	}
 }
+
+// TestServiceNameCache_Bound: names learned again are not counted again;
+// past the bound the cache starts again empty, and a list whose names
+// were emptied meanwhile by another names its tasks all the same.
+func TestServiceNameCache_Bound(t *testing.T) {
+	names := newServiceNameCache()
+	names.max = 6
+	svcs := []serviceName{{"a1", "a"}, {"a2", "b"}, {"a3", "c"}}
+	for range 5 {
+		names.learn("prod", svcs, nil)
+	}
+	if names.n != 3 || !names.warm("prod") {
+		t.Fatalf("the same names learned again: %d kept, want 3", names.n)
+	}
+	names.learn("stage", []serviceName{{"b1", "x"}, {"b2", "y"}, {"b3", "z"}, {"b4", "w"}}, nil)
+	if names.warm("prod") || names.n != 4 {
+		t.Fatalf("past the bound: prod warm %v, %d kept, want the 4 of stage only", names.warm("prod"), names.n)
+	}
+
+	// A list of prod that reads the services while another list empties
+	// the cache.
+	f := taskFixture()
+	names = newServiceNameCache()
+	names.max = 3 // prod's 2 services and its gone one fill it
+	names.learn("prod", []serviceName{{"svc-api", "api"}}, nil)
+	f.tasks = append(slices.Clone(f.tasks), task("t20", "svc-db", "w1", 2, swarm.TaskStateRunning))
+	want, err := listTasks(context.Background(), &listFake{services: f.services, nodes: f.nodes, tasks: f.tasks}, "prod", TaskFilter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.onServiceList = func() { names.learn("other", []serviceName{{"o1", "o"}, {"o2", "p"}, {"o3", "q"}}, nil) }
+	got, err := listTasks(context.Background(), f, "prod", TaskFilter{}, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("named while the cache was emptied (-got +want):\n%s", diff)
+	}
+}

@@ -151,7 +151,7 @@ func (u *UI) Register(app *fiber.App) {
 		handlers := []fiber.Handler{secureHeaders, u.catch, clusterParam}
 		if r.Perm != nil {
 			// A page starts by listing the clusters (base): with the session.
-			handlers = append(handlers, httpauth.ReadRegistryAhead, u.guard.Authenticate, u.guard.RequirePerm(*r.Perm))
+			handlers = append(handlers, httpauth.ReadClustersAhead, u.guard.Authenticate, u.guard.RequirePerm(*r.Perm))
 		}
 		handlers = append(handlers, r.Handler)
 		app.Add(r.Method, r.Path, handlers...)

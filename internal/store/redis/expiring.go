@@ -141,8 +141,9 @@ func (s *Store) GetSessionUser(ctx context.Context, id string) (store.Session, s
 	return sess, u, err
 }
 
-// registryRead is the registry read ahead with a session (records).
-type registryRead struct {
+// clustersRead is the cluster registry read ahead with a session
+// (records).
+type clustersRead struct {
 	records []string
 	def     string
 }
@@ -155,20 +156,25 @@ type registryRead struct {
 func (s *Store) sessionUser(ctx context.Context, id string) ([]any, error) {
 	keys, args := []string{s.sessionKey(id)}, []any{s.key(users.noun, "")}
 	ra := store.ReadAheadOf(ctx)
-	if ra == nil || !ra.Registry || !s.sorting() {
+	if ra == nil || !ra.Clusters || !s.sorting() {
 		return getSessionUserScript.Run(ctx, s.c, keys, args...).Slice()
 	}
 	p := s.c.Pipeline()
 	script := getSessionUserScript.EvalSha(ctx, p, keys, args...)
-	registry := s.queueSorted(ctx, p, clusters, s.key(defaultKey))
+	listed := s.queueSorted(ctx, p, clusters, s.key(defaultKey))
 	_, _ = p.Exec(ctx) // each command's error is its own, below
-	if records, def, err := registry.result(); err == nil {
-		ra.Put(registryRead{records, def})
+	records, def, err := listed.result()
+	var reply goredis.Error
+	switch {
+	case err == nil:
+		ra.Put(clustersRead{records, def})
+	case errors.As(err, &reply) && sortRefused(err):
+		s.noSort.Store(true) // as records would: not asked again
 	}
 	vals, err := script.Slice()
 	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Not loaded (a new or flushed Redis): Run loads it.
-		return getSessionUserScript.Run(ctx, s.c, keys, args...).Slice()
+		// Not loaded (a new or flushed Redis): EVAL loads it.
+		return getSessionUserScript.Eval(ctx, s.c, keys, args...).Slice()
 	}
 	return vals, err
 }

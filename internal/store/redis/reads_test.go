@@ -222,7 +222,7 @@ func TestStore_ReadAhead(t *testing.T) {
 	skipShort(t)
 	f := newReadsFixture(t, "swarmops:")
 	f.check(t) // scripts loaded, connections made
-	ahead := func() context.Context { return store.WithReadAhead(t.Context(), &store.ReadAhead{Registry: true}) }
+	ahead := func() context.Context { return store.WithReadAhead(t.Context(), &store.ReadAhead{Clusters: true}) }
 	// read answers the session with its user and then the listing of
 	// ctx, checked against the fixture's, and the round trips they took.
 	read := func(ctx context.Context, want []store.Cluster) int {
@@ -258,16 +258,54 @@ func TestStore_ReadAhead(t *testing.T) {
 		}
 	})
 	t.Run("a write drops it", func(t *testing.T) {
-		ctx := ahead()
-		_, _, err := f.s.GetSessionUser(ctx, "sid")
-		must(t, err)
 		added := store.Cluster{Name: "zz-added", Endpoints: []string{"tcp://198.18.0.12:2375"}, Labels: map[string]string{}}
-		must(t, f.s.CreateCluster(ctx, added))
 		t.Cleanup(func() { _ = f.s.DeleteCluster(context.Background(), added.Name) })
-		list, _, err := f.s.ListClustersPublic(ctx)
-		must(t, err)
-		if len(list) != len(f.list)+1 || list[len(list)-1].Name != added.Name {
-			t.Errorf("a listing after a write in the same request: %d clusters, want the %d with %s", len(list), len(f.list)+1, added.Name)
+		// Each write changes what the listing answers after it.
+		for _, w := range []struct {
+			name  string
+			write func(ctx context.Context) error
+			check func(list []store.Cluster, def string) bool
+		}{
+			{"create", func(ctx context.Context) error { return f.s.CreateCluster(ctx, added) },
+				func(l []store.Cluster, _ string) bool {
+					return len(l) == len(f.list)+1 && l[len(l)-1].Name == added.Name
+				}},
+			{"update", func(ctx context.Context) error {
+				added.Labels = map[string]string{"after": "update"}
+				return f.s.UpdateCluster(ctx, added)
+			}, func(l []store.Cluster, _ string) bool { return l[len(l)-1].Labels["after"] == "update" }},
+			{"default mark", func(ctx context.Context) error { return f.s.SetDefaultCluster(ctx, added.Name) },
+				func(_ []store.Cluster, def string) bool { return def == added.Name }},
+			{"delete", func(ctx context.Context) error { return f.s.DeleteCluster(ctx, added.Name) },
+				func(l []store.Cluster, def string) bool { return len(l) == len(f.list) && def == "" }},
+		} {
+			ctx := ahead()
+			_, _, err := f.s.GetSessionUser(ctx, "sid")
+			must(t, err)
+			must(t, w.write(ctx))
+			list, def, err := f.s.ListClustersPublic(ctx)
+			must(t, err)
+			if !w.check(list, def) {
+				t.Errorf("a listing after a %s in the same request: default %q, %+v", w.name, def, list)
+			}
+		}
+		must(t, f.s.SetDefaultCluster(t.Context(), "prod"))
+	})
+	t.Run("prefix with a star", func(t *testing.T) {
+		g := newReadsFixture(t, "so*ops:")
+		if n := func() int {
+			ctx := ahead()
+			before := g.reads(t)
+			_, _, err := g.s.GetSessionUser(ctx, "sid")
+			must(t, err)
+			list, def, err := g.s.ListClustersPublic(ctx)
+			must(t, err)
+			if diff := cmp.Diff(g.list, list); diff != "" || def != "prod" {
+				t.Errorf("default %q, list (-want +got):\n%s", def, diff)
+			}
+			return g.reads(t) - before - 1
+		}(); n < 2 {
+			t.Errorf("%d round trips: a prefix with a star cannot be read by SORT", n)
 		}
 	})
 	t.Run("script flushed", func(t *testing.T) {

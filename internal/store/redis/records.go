@@ -130,7 +130,7 @@ func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec f
 func (s *Store) records(ctx context.Context, n named, extra string) ([]string, string, error) {
 	if n == clusters && extra == s.key(defaultKey) {
 		if v, ok := store.ReadAheadOf(ctx).Take(); ok {
-			r := v.(registryRead)
+			r := v.(clustersRead)
 			return r.records, r.def, nil
 		}
 	}
