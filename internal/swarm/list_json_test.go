@@ -535,25 +535,32 @@ func TestNameTasks_SortsAsCompareTasks(t *testing.T) {
 // client's decoding.
 func compareNetworks(t *testing.T, data []byte) {
 	t.Helper()
-	full, derr := docker[network.Summary](data)
-	var sums []NetworkSummary
+	compareRead(t, "network summaries", data, readNetworkSummary, summarizeNetwork, cmp.Comparer(timeEqual))
+}
+
+// compareRead: read reads from data what the docker client's decoding
+// into T gives, as want keeps it.
+func compareRead[T, S any](t *testing.T, what string, data []byte, read func(*jsonIn, *S), want func(T) S, opts ...cmp.Option) {
+	t.Helper()
+	full, derr := docker[T](data)
+	var got []S
 	err := readAll(data, func(r *jsonIn) {
-		var s NetworkSummary
-		readNetworkSummary(r, &s)
-		sums = append(sums, s)
+		var v S
+		read(r, &v)
+		got = append(got, v)
 	})
 	if derr != nil {
 		return // the readers may read what the docker client refuses
 	}
 	if err != nil {
-		t.Fatalf("networks: %v, though the docker client reads them:\n%s", err, data)
+		t.Fatalf("%s: %v, though the docker client reads them:\n%s", what, err, data)
 	}
-	want := make([]NetworkSummary, 0, len(full))
-	for _, n := range full {
-		want = append(want, summarizeNetwork(n))
+	wanted := make([]S, 0, len(full))
+	for _, v := range full {
+		wanted = append(wanted, want(v))
 	}
-	if diff := cmp.Diff(sums, want, cmp.Comparer(timeEqual)); len(want) > 0 && diff != "" {
-		t.Errorf("network summaries (-got +want):\n%s\n%s", diff, data)
+	if diff := cmp.Diff(got, wanted, opts...); len(wanted) > 0 && diff != "" {
+		t.Errorf("%s (-got +want):\n%s\n%s", what, diff, data)
 	}
 }
 
@@ -609,26 +616,7 @@ func nodeRead(n swarm.Node) swarm.Node {
 // fields it reads.
 func compareNodes(t *testing.T, data []byte) {
 	t.Helper()
-	full, derr := docker[swarm.Node](data)
-	var got []swarm.Node
-	err := readAll(data, func(r *jsonIn) {
-		var n swarm.Node
-		readNode(r, &n)
-		got = append(got, n)
-	})
-	if derr != nil {
-		return // the readers may read what the docker client refuses
-	}
-	if err != nil {
-		t.Fatalf("nodes: %v, though the docker client reads them:\n%s", err, data)
-	}
-	want := make([]swarm.Node, 0, len(full))
-	for _, n := range full {
-		want = append(want, nodeRead(n))
-	}
-	if diff := cmp.Diff(got, want); len(want) > 0 && diff != "" {
-		t.Errorf("nodes (-got +want):\n%s\n%s", diff, data)
-	}
+	compareRead(t, "nodes", data, readNode, nodeRead)
 }
 
 func TestListRead_Nodes(t *testing.T) {
