@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -87,7 +86,7 @@ func TestPerformanceTable(t *testing.T) {
 
 	mgr := big.Managers[0]
 	engine := newEngineClient(t, mgr)
-	tab.header = append(tab.header, fmt.Sprintf("engine: docker %s (API %s), reached at %s over TCP like SwarmOps reaches it", engine.version, engine.api, mgr.Endpoint))
+	tab.header = append(tab.header, fmt.Sprintf("engine: docker %s (API %s), reached at %s over TCP like SwarmOps reaches it", engine.Version, engine.API, mgr.Endpoint))
 
 	so := startSwarmOps(t, bins.wait(t).swarmops, redis)
 	fresh := so.proc.mem(t)
@@ -127,7 +126,7 @@ func TestPerformanceTable(t *testing.T) {
 	// placement constraint, so no container starts).
 	took := createServices(t, api, 0, sz.servicesA, sz.replicas, sz.workers)
 	tasksA := sz.servicesA * sz.replicas
-	waitTasks(t, api, tasksA)
+	testenv.WaitTasks(t, api, tasksA, 20*time.Minute)
 	tab.note("load A: %d services x %d replicas (pending) created in %s, all %d tasks there after %s",
 		sz.servicesA, sz.replicas, took.create.Round(100*time.Millisecond), tasksA, time.Since(took.began).Round(100*time.Millisecond))
 	tab.list(t, sz, so, admin, engine, fmt.Sprintf("services (%d services)", sz.servicesA),
@@ -137,7 +136,7 @@ func TestPerformanceTable(t *testing.T) {
 
 	took = createServices(t, api, sz.servicesA, sz.servicesB, sz.replicas, sz.workers)
 	tasksB := sz.servicesB * sz.replicas
-	waitTasks(t, api, tasksB)
+	testenv.WaitTasks(t, api, tasksB, 20*time.Minute)
 	tab.note("load B: %d more services (%d in all, %d tasks) created in %s, all tasks there after %s",
 		sz.servicesB-sz.servicesA, sz.servicesB, tasksB, took.create.Round(100*time.Millisecond), time.Since(took.began).Round(100*time.Millisecond))
 	cpu := engineCPU(t, mgr, 5*time.Second)
@@ -260,9 +259,13 @@ func (tab *table) fleet(t *testing.T, sz sizes, admin *apiClient, fleet []*teste
 	together := func() time.Duration {
 		start := time.Now()
 		errc := make(chan error, 2*len(engines))
+		get := func(c *http.Client, method, url string) {
+			_, _, err := testenv.TimedGet(c, method, url, nil)
+			errc <- err
+		}
 		for _, e := range engines {
-			go func() { errc <- bareGet(e.http, http.MethodHead, e.base+"/_ping") }()
-			go func() { errc <- bareGet(e.http, http.MethodGet, fmt.Sprintf("%s/v%s/nodes", e.base, e.api)) }()
+			go get(e.HTTP, http.MethodHead, e.Base+"/_ping")
+			go get(e.HTTP, http.MethodGet, e.URL("/nodes"))
 		}
 		for range 2 * len(engines) {
 			if err := <-errc; err != nil {
@@ -279,25 +282,6 @@ func (tab *table) fleet(t *testing.T, sz sizes, admin *apiClient, fleet []*teste
 	})
 }
 
-// bareGet sends one request and reads its answer, for goroutines (which
-// may not end the test themselves).
-func bareGet(c *http.Client, method, url string) error {
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %v", method, url, resp.StatusCode, err)
-	}
-	return nil
-}
-
 // throughput runs wrk against SwarmOps and the reference in turns, with
 // the same session cookie, and compares the medians of their req/s.
 func (tab *table) throughput(t *testing.T, sz sizes, wrk string, so *swarmOps, ref *process, admin *apiClient) {
@@ -308,17 +292,10 @@ func (tab *table) throughput(t *testing.T, sz sizes, wrk string, so *swarmOps, r
 	// Warm up both (connections, caches, the runtime's heap).
 	runWrk(t, wrk, min(sz.wrkDur, 2*time.Second), sz.wrkConns, ours, cookie)
 	runWrk(t, wrk, min(sz.wrkDur, 2*time.Second), sz.wrkConns, theirs, cookie)
-	var a, b []float64
-	for i := range sz.wrkRounds {
-		if i%2 == 0 {
-			a = append(a, runWrk(t, wrk, sz.wrkDur, sz.wrkConns, ours, cookie).rps)
-			b = append(b, runWrk(t, wrk, sz.wrkDur, sz.wrkConns, theirs, cookie).rps)
-		} else {
-			b = append(b, runWrk(t, wrk, sz.wrkDur, sz.wrkConns, theirs, cookie).rps)
-			a = append(a, runWrk(t, wrk, sz.wrkDur, sz.wrkConns, ours, cookie).rps)
-		}
-	}
-	ma, mb := median(a), median(b)
+	m := testenv.Alternate(testenv.Rounds(sz.wrkRounds),
+		func() float64 { return runWrk(t, wrk, sz.wrkDur, sz.wrkConns, ours, cookie).rps },
+		func() float64 { return runWrk(t, wrk, sz.wrkDur, sz.wrkConns, theirs, cookie).rps })
+	ma, mb := m[0], m[1]
 	tab.add(row{
 		name: "throughput GET /clusters (session)", ours: ma, ref: mb, value: ma / mb, goal: 0.8, atMost: false, unit: "req/s",
 		context: fmt.Sprintf("wrk -t2 -c%d, %d x %s per side, vs bare fiber + 2 Redis GETs", sz.wrkConns, sz.wrkRounds, sz.wrkDur),

@@ -3,75 +3,13 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmops/swarmops/internal/testenv"
 )
-
-// newTransport answers a keep-alive transport of its own, the same for
-// SwarmOps's and the engine's side: no compression (neither compresses),
-// no proxy, a few idle connections per host.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
-	}
-}
-
-// timedGet answers the time a GET of url takes, from the request sent to
-// the body read, failing the test unless it answers 200.
-func timedGet(t *testing.T, c *http.Client, method, url string, header http.Header) time.Duration {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if header != nil {
-		req.Header = header
-	}
-	start := time.Now()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	took := time.Since(start)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %v", method, url, resp.StatusCode, err)
-	}
-	return took
-}
-
-func fetch(t *testing.T, c *http.Client, url string, header http.Header) []byte {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if header != nil {
-		req.Header = header
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v: %.300s", url, resp.StatusCode, err, b)
-	}
-	return b
-}
 
 // apiClient is a session client of a SwarmOps instance: the cookie is
 // sent as a header, with no jar.
@@ -117,41 +55,51 @@ func (c *apiClient) register(t *testing.T, name, endpoint string) {
 
 // engineClient asks an engine's API directly, as a plain HTTP client, on
 // the TCP endpoint SwarmOps uses.
-type engineClient struct {
-	base    string // http://addr:2375
-	api     string // the API version both sides speak, e.g. 1.41
-	version string // the engine's version
-	http    *http.Client
-}
+type engineClient struct{ testenv.EngineAPI }
 
 func newEngineClient(t *testing.T, n *testenv.Node) *engineClient {
 	t.Helper()
-	e := &engineClient{base: "http://" + strings.TrimPrefix(n.Endpoint, "tcp://"), http: &http.Client{Transport: newTransport(), Timeout: 2 * time.Minute}}
-	var v struct{ Version, APIVersion string }
-	if err := json.Unmarshal(fetch(t, e.http, e.base+"/version", nil), &v); err != nil {
-		t.Fatalf("engine %s /version: %v", n.Name, err)
+	api, err := testenv.NewEngineAPI(&http.Client{Transport: testenv.KeepAliveTransport(64, 8), Timeout: 2 * time.Minute}, n.Endpoint)
+	if err != nil {
+		t.Fatalf("%s: %v", n.Name, err)
 	}
-	if v.APIVersion == "" {
-		t.Fatalf("engine %s /version names no API version", n.Name)
-	}
-	// The docker client negotiates down to the engine's version (SwarmOps
-	// does so), and its own is newer than any engine here.
-	e.api, e.version = v.APIVersion, v.Version
-	return e
+	return &engineClient{api}
 }
 
 func (e *engineClient) fetch(t *testing.T, path string) []byte {
 	t.Helper()
-	return fetch(t, e.http, fmt.Sprintf("%s/v%s%s", e.base, e.api, path), nil)
+	return fetch(t, e.HTTP, e.URL(path), nil)
 }
 
 func (e *engineClient) timeGet(t *testing.T, path string) time.Duration {
 	t.Helper()
-	return timedGet(t, e.http, http.MethodGet, fmt.Sprintf("%s/v%s%s", e.base, e.api, path), nil)
+	return timedGet(t, e.HTTP, http.MethodGet, e.URL(path), nil)
 }
 
 // timeRaw times an unversioned HEAD, such as the docker client's ping.
 func (e *engineClient) timeRaw(t *testing.T, path string) time.Duration {
 	t.Helper()
-	return timedGet(t, e.http, http.MethodHead, e.base+path, nil)
+	return timedGet(t, e.HTTP, http.MethodHead, e.Base+path, nil)
+}
+
+// timedGet answers the time a method request of url takes, from the
+// request sent to the body read, failing the test unless it answers 200.
+func timedGet(t *testing.T, c *http.Client, method, url string, header http.Header) time.Duration {
+	t.Helper()
+	took, _, err := testenv.TimedGet(c, method, url, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return took
+}
+
+// fetch answers the body of a GET of url, failing the test unless it
+// answers 200.
+func fetch(t *testing.T, c *http.Client, url string, header http.Header) []byte {
+	t.Helper()
+	b, err := testenv.Fetch(c, url, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

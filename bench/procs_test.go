@@ -277,7 +277,7 @@ func startSwarmOps(t *testing.T, bin string, redis *testenv.RedisServer) *swarmO
 // login logs the first admin in and answers its session client.
 func (s *swarmOps) login(t *testing.T) *apiClient {
 	t.Helper()
-	c := &apiClient{base: s.url, http: &http.Client{Transport: newTransport(), Timeout: 2 * time.Minute}}
+	c := &apiClient{base: s.url, http: &http.Client{Transport: testenv.KeepAliveTransport(64, 8), Timeout: 2 * time.Minute}}
 	body := strings.NewReader(`{"username":"admin","password":"` + adminPassword + `"}`)
 	var resp *http.Response
 	testenv.Poll(t, 30*time.Second, "the first admin to log in", func() error {

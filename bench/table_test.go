@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/swarmops/swarmops/internal/testenv"
 )
 
 // row is one line of the table: SwarmOps's figure against the
@@ -135,29 +136,6 @@ func alternate(warm, n int, a, b func() time.Duration) (time.Duration, time.Dura
 		a()
 		b()
 	}
-	as, bs := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
-	for i := range n {
-		if i%2 == 0 {
-			as = append(as, a())
-			bs = append(bs, b())
-		} else {
-			bs = append(bs, b())
-			as = append(as, a())
-		}
-	}
-	return median(as), median(bs)
-}
-
-// median answers the middle value of v (the mean of the two middle ones
-// for an even count), 0 for none.
-func median[T time.Duration | float64](v []T) T {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	m := testenv.Alternate(testenv.Rounds(n), a, b)
+	return m[0], m[1]
 }

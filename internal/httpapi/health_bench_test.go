@@ -2,16 +2,11 @@ package httpapi_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,7 +67,7 @@ func BenchmarkFleetHealth(b *testing.B) {
 	}
 
 	// The clients: keep-alive, the session cookie from the admin's jar.
-	ours := &http.Client{Transport: healthTransport(), Jar: admin.HTTP.Jar, Timeout: time.Minute}
+	ours := &http.Client{Transport: testenv.KeepAliveTransport(64, 8), Jar: admin.HTTP.Jar, Timeout: time.Minute}
 	const path = "/api/v1/clusters?health=true&q=hb-"
 	testenv.Poll(b, 30*time.Second, "every cluster of the fleet healthy", func() error {
 		var page struct {
@@ -83,7 +78,7 @@ func BenchmarkFleetHealth(b *testing.B) {
 				} `json:"health"`
 			} `json:"items"`
 		}
-		body, err := healthGet(ours, http.MethodGet, in.URL+path)
+		body, err := testenv.Fetch(ours, in.URL+path, nil)
 		if err != nil {
 			return err
 		}
@@ -100,27 +95,25 @@ func BenchmarkFleetHealth(b *testing.B) {
 		}
 		return nil
 	})
-	engines := make([]healthEngine, size)
+	engines := make([]testenv.EngineAPI, size)
 	for i, s := range fleet {
-		engines[i] = newHealthEngine(b, s.Managers[0].Endpoint)
+		e, err := testenv.NewEngineAPI(&http.Client{Transport: testenv.KeepAliveTransport(64, 8), Timeout: time.Minute}, s.Managers[0].Endpoint)
+		if err != nil {
+			b.Fatal(err)
+		}
+		engines[i] = e
 	}
 
-	timeOurs := func(p string) time.Duration {
-		start := time.Now()
-		if _, err := healthGet(ours, http.MethodGet, in.URL+p); err != nil {
+	timed := func(c *http.Client, method, url string) time.Duration {
+		d, _, err := testenv.TimedGet(c, method, url, nil)
+		if err != nil {
 			b.Fatal(err)
 		}
-		return time.Since(start)
+		return d
 	}
-	probeOne := func(e healthEngine) time.Duration {
-		start := time.Now()
-		if _, err := healthGet(e.http, http.MethodHead, e.base+"/_ping"); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := healthGet(e.http, http.MethodGet, e.base+"/v"+e.api+"/nodes"); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start)
+	timeOurs := func(p string) time.Duration { return timed(ours, http.MethodGet, in.URL+p) }
+	probeOne := func(e testenv.EngineAPI) time.Duration {
+		return timed(e.HTTP, http.MethodHead, e.Base+"/_ping") + timed(e.HTTP, http.MethodGet, e.URL("/nodes"))
 	}
 	slowest := func() time.Duration {
 		var d time.Duration
@@ -149,7 +142,7 @@ func BenchmarkFleetHealth(b *testing.B) {
 		var wg sync.WaitGroup
 		for _, e := range engines {
 			wg.Go(func() {
-				if _, err := healthGet(e.http, http.MethodHead, e.base+"/_ping"); err != nil {
+				if _, _, err := testenv.TimedGet(e.HTTP, http.MethodHead, e.Base+"/_ping", nil); err != nil {
 					b.Error(err)
 				}
 			})
@@ -179,16 +172,10 @@ func BenchmarkFleetHealth(b *testing.B) {
 			concurrent,
 			func() time.Duration { return timeOurs("/api/v1/clusters?q=hb-") },
 		}
-		got := make([][]time.Duration, len(series))
 		callsBefore := healthBenchCalls(b, in.URL)
 		stop := profile()
 		b.ResetTimer()
-		for i := range b.N {
-			for k := range series {
-				j := (i + k) % len(series)
-				got[j] = append(got[j], series[j]())
-			}
-		}
+		m := testenv.Alternate(testenv.Rounds(b.N), series...)
 		b.StopTimer()
 		stop()
 		calls := healthBenchCalls(b, in.URL) - callsBefore
@@ -205,7 +192,7 @@ func BenchmarkFleetHealth(b *testing.B) {
 		cpuProbes := cpuOf(func() { concurrent() })
 		cpuPings := cpuOf(pingAll)
 
-		ours, probe, conc, list := medianOf(got[0]), medianOf(got[1]), medianOf(got[2]), medianOf(got[3])
+		ours, probe, conc, list := m[0], m[1], m[2], m[3]
 		b.ReportMetric(healthMS(ours), "ours-ms")
 		b.ReportMetric(healthMS(probe), "probe-ms")
 		b.ReportMetric(healthMS(ours)/healthMS(probe), "ratio")
@@ -224,102 +211,23 @@ func BenchmarkFleetHealth(b *testing.B) {
 // have used so far (user + system, clock ticks of 10 ms).
 func healthEnginesCPU(b *testing.B, fleet []*testenv.Swarm) time.Duration {
 	b.Helper()
-	var ticks int64
+	var sum time.Duration
 	for _, s := range fleet {
-		pid, err := os.ReadFile(filepath.Join(s.Managers[0].Dir, "pid"))
+		used, err := s.Managers[0].CPUTime()
 		if err != nil {
 			b.Fatal(err)
 		}
-		stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Fields after the command's closing parenthesis: utime and stime
-		// are the 14th and 15th of the whole line.
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-		for _, v := range f[11:13] {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ticks += n
-		}
+		sum += used
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return sum
 }
 
 func healthMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// medianOf answers the middle duration of d (the mean of the two middle
-// ones for an even count), 0 for none; the benchmarks of this package
-// report it.
-func medianOf(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func healthTransport() *http.Transport {
-	return &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
-	}
-}
-
-func healthGet(c *http.Client, method, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %d %.300s", method, url, resp.StatusCode, body)
-	}
-	return body, nil
-}
-
-// healthEngine asks an engine directly on the TCP endpoint SwarmOps uses.
-type healthEngine struct {
-	base, api string
-	http      *http.Client
-}
-
-func newHealthEngine(b *testing.B, endpoint string) healthEngine {
-	b.Helper()
-	e := healthEngine{base: "http://" + strings.TrimPrefix(endpoint, "tcp://"), http: &http.Client{Transport: healthTransport(), Timeout: time.Minute}}
-	body, err := healthGet(e.http, http.MethodGet, e.base+"/version")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var v struct{ APIVersion string }
-	if err := json.Unmarshal(body, &v); err != nil || v.APIVersion == "" {
-		b.Fatalf("engine %s /version: %v %.200s", endpoint, err, body)
-	}
-	e.api = v.APIVersion
-	return e
-}
-
 // healthBenchCalls sums swarmops_engine_requests_total of the instance at base.
 func healthBenchCalls(b *testing.B, base string) int64 {
 	b.Helper()
-	body, err := healthGet(http.DefaultClient, http.MethodGet, base+"/metrics")
+	body, err := testenv.Fetch(http.DefaultClient, base+"/metrics", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,12 +1,8 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +13,6 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
 	"github.com/swarmops/swarmops/internal/apitest"
@@ -80,19 +75,7 @@ func loadListBenchEngine(t testing.TB, api *client.Client, l listBenchLoad) {
 	if err := testenv.CreatePendingServices(ctx, api, 0, l.services, l.replicas, 8); err != nil {
 		t.Fatal(err)
 	}
-	want := l.services * l.replicas
-	testenv.Poll(t, 20*time.Minute, fmt.Sprintf("%d tasks on engine %s", want, l.name), func() error {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		tasks, err := api.TaskList(cctx, swarm.TaskListOptions{})
-		if err != nil {
-			return err
-		}
-		if len(tasks) != want {
-			return fmt.Errorf("%d tasks", len(tasks))
-		}
-		return nil
-	})
+	testenv.WaitTasks(t, api, l.services*l.replicas, 20*time.Minute)
 }
 
 // startListBenchEngines starts and loads one single-node swarm per load,
@@ -108,32 +91,14 @@ func startListBenchEngines(t testing.TB, loads []listBenchLoad) map[string]strin
 	return out
 }
 
-// listBenchTransport is a keep-alive transport without compression, the
-// same for both sides.
-func listBenchTransport() *http.Transport {
-	return &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        16,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
-	}
-}
-
-// listBenchGet times a GET of u, to its body read whole.
+// listBenchGet times a GET of u, to its body read whole, and answers the
+// body's size.
 func listBenchGet(b testing.TB, c *http.Client, u string) (time.Duration, int) {
-	start := time.Now()
-	resp, err := c.Get(u)
+	took, n, err := testenv.TimedGet(c, http.MethodGet, u, nil)
 	if err != nil {
-		b.Fatalf("GET %s: %v", u, err)
+		b.Fatal(err)
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	took := time.Since(start)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
-	}
-	return took, int(n)
+	return took, n
 }
 
 // BenchmarkListOverhead measures every list row: one iteration is one
@@ -156,22 +121,16 @@ func BenchmarkListOverhead(b *testing.B) {
 	for _, l := range loads {
 		admin.MustDo(http.MethodPost, "/api/v1/clusters", map[string]any{"name": l.name, "endpoint": eps[l.name]}, nil, 201)
 	}
-	ours := &http.Client{Transport: listBenchTransport(), Jar: admin.HTTP.Jar, Timeout: 2 * time.Minute}
-	raw := &http.Client{Transport: listBenchTransport(), Timeout: 2 * time.Minute}
-	engineBase := map[string]string{}
+	// A transport of its own per side, keep-alive, without compression.
+	ours := &http.Client{Transport: testenv.KeepAliveTransport(16, 4), Jar: admin.HTTP.Jar, Timeout: 2 * time.Minute}
+	raw := &http.Client{Transport: testenv.KeepAliveTransport(16, 4), Timeout: 2 * time.Minute}
+	engines := map[string]testenv.EngineAPI{}
 	for _, l := range loads {
-		base := "http://" + strings.TrimPrefix(eps[l.name], "tcp://")
-		resp, err := raw.Get(base + "/version")
+		e, err := testenv.NewEngineAPI(raw, eps[l.name])
 		if err != nil {
-			b.Fatal(err)
+			b.Fatalf("engine %s: %v", l.name, err)
 		}
-		var v struct{ APIVersion string }
-		err = json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&v)
-		_ = resp.Body.Close()
-		if err != nil || v.APIVersion == "" {
-			b.Fatalf("engine %s /version: %v", l.name, err)
-		}
-		engineBase[l.name] = base + "/v" + v.APIVersion
+		engines[l.name] = e
 	}
 	netFilter, err := filters.ToJSON(filters.NewArgs(filters.Arg("scope", "swarm")))
 	if err != nil {
@@ -198,27 +157,16 @@ func BenchmarkListOverhead(b *testing.B) {
 	for _, r := range rows {
 		b.Run(r.name, func(b *testing.B) {
 			a := in.URL + "/api/v1/clusters/" + r.cluster + r.ours
-			e := engineBase[r.cluster] + r.raw
+			e := engines[r.cluster].URL(r.raw)
 			var aSize, eSize int
 			for range 3 { // warm-up
 				_, aSize = listBenchGet(b, ours, a)
 				_, eSize = listBenchGet(b, raw, e)
 			}
-			var as, es []time.Duration
-			i := 0
-			for b.Loop() {
-				var da, de time.Duration
-				if i%2 == 0 {
-					da, _ = listBenchGet(b, ours, a)
-					de, _ = listBenchGet(b, raw, e)
-				} else {
-					de, _ = listBenchGet(b, raw, e)
-					da, _ = listBenchGet(b, ours, a)
-				}
-				as, es = append(as, da), append(es, de)
-				i++
-			}
-			ma, me := medianOf(as), medianOf(es)
+			m := testenv.Alternate(b.Loop,
+				func() time.Duration { d, _ := listBenchGet(b, ours, a); return d },
+				func() time.Duration { d, _ := listBenchGet(b, raw, e); return d })
+			ma, me := m[0], m[1]
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(float64(ma)/1e6, "so-ms")
 			b.ReportMetric(float64(me)/1e6, "engine-ms")

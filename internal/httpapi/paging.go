@@ -106,13 +106,14 @@ func pagingOf[T any](c *fiber.Ctx, o order[T]) (paging[T], error) {
 // the domain answers them) are then not sorted at all, and only the keys
 // of a few items are made to find the cursor's place and the next one.
 func (p paging[T]) list(c *fiber.Ctx, items []T) list[T] {
-	if p.o.cmp == nil {
-		return p.listByKeys(c, items)
+	byOrder := p.o.cmp
+	if byOrder == nil { // the short lists: compare their keys
+		byOrder = func(a, b T) int { return p.o.compare(p.o.key(a), p.o.key(b)) }
 	}
 	sorted := items
-	if !slices.IsSortedFunc(items, p.o.cmp) {
+	if !slices.IsSortedFunc(items, byOrder) {
 		sorted = slices.Clone(items)
-		slices.SortStableFunc(sorted, p.o.cmp)
+		slices.SortStableFunc(sorted, byOrder)
 	}
 	start := 0
 	if p.after != nil {
@@ -124,46 +125,7 @@ func (p paging[T]) list(c *fiber.Ctx, items []T) list[T] {
 		end = start + p.limit
 		next = encodeCursor(p.o, p.o.key(sorted[end-1]))
 	}
-	page := sorted[start:end:end]
-	if page == nil {
-		page = []T{}
-	}
-	l := listAt(c, page)
-	l.Total, l.NextCursor = len(items), next
-	return l
-}
-
-// listByKeys is list for an order without cmp: by every item's key.
-func (p paging[T]) listByKeys(c *fiber.Ctx, items []T) list[T] {
-	type keyed struct {
-		key  []string
-		item T
-	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		ks[i] = keyed{p.o.key(it), it}
-	}
-	slices.SortStableFunc(ks, func(a, b keyed) int { return p.o.compare(a.key, b.key) })
-	start := 0
-	if p.after != nil {
-		start, _ = slices.BinarySearchFunc(ks, p.after, func(k keyed, after []string) int {
-			// The first key above after: equal counts as below.
-			if p.o.compare(k.key, after) <= 0 {
-				return -1
-			}
-			return 1
-		})
-	}
-	end, next := len(ks), ""
-	if p.limit > 0 && start+p.limit < len(ks) {
-		end = start + p.limit
-		next = encodeCursor(p.o, ks[end-1].key)
-	}
-	page := make([]T, 0, end-start)
-	for _, k := range ks[start:end] {
-		page = append(page, k.item)
-	}
-	l := listAt(c, page)
+	l := listAt(c, sorted[start:end:end]) // never nil items (listOf)
 	l.Total, l.NextCursor = len(items), next
 	return l
 }
@@ -186,57 +148,53 @@ func sendList[T any](c *fiber.Ctx, l list[T], write func(*T, []byte) ([]byte, er
 	resp := c.Response()
 	resp.ResetBody()
 	b := append((*bp)[:0], `{"items":`...)
-	if l.Items == nil {
-		b = append(b, "null"...)
+	// Items are never nil (listOf). A long list's second half is written
+	// meanwhile by another goroutine, into a buffer of its own.
+	items, rest := l.Items, []T(nil)
+	if len(items) >= halvesFrom && runtime.GOMAXPROCS(0) > 1 {
+		items, rest = items[:len(items)/2], items[len(items)/2:]
+	}
+	var second halfWritten
+	done := make(chan struct{})
+	if len(rest) > 0 {
+		go func() {
+			defer close(done)
+			second = writeItems(rest, write)
+		}()
 	} else {
-		// A long list's second half is written meanwhile by another
-		// goroutine, into a buffer of its own.
-		items, rest := l.Items, []T(nil)
-		if len(items) >= halvesFrom && runtime.GOMAXPROCS(0) > 1 {
-			items, rest = items[:len(items)/2], items[len(items)/2:]
+		close(done)
+	}
+	b = append(b, '[')
+	var err error
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		var second halfWritten
-		done := make(chan struct{})
-		if len(rest) > 0 {
-			go func() {
-				defer close(done)
-				second = writeItems(rest, write)
-			}()
-		} else {
-			close(done)
+		if b, err = write(&items[i], b); err != nil {
+			break
 		}
-		b = append(b, '[')
-		var err error
-		for i := range items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = write(&items[i], b); err != nil {
-				break
-			}
-			if len(b) >= listChunk {
-				resp.AppendBody(b)
-				b = b[:0]
-			}
-		}
-		<-done
-		if second.buf != nil {
-			defer listHalves.Put(second.buf)
-		}
-		if err == nil {
-			err = second.err
-		}
-		if err != nil {
-			resp.ResetBody()
-			return err
-		}
-		if len(rest) > 0 {
+		if len(b) >= listChunk {
 			resp.AppendBody(b)
-			resp.AppendBody(*second.buf)
 			b = b[:0]
 		}
-		b = append(b, ']')
 	}
+	<-done
+	if second.buf != nil {
+		defer listHalves.Put(second.buf)
+	}
+	if err == nil {
+		err = second.err
+	}
+	if err != nil {
+		resp.ResetBody()
+		return err
+	}
+	if len(rest) > 0 {
+		resp.AppendBody(b)
+		resp.AppendBody(*second.buf)
+		b = b[:0]
+	}
+	b = append(b, ']')
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, int64(l.Total), 10)
 	if l.NextCursor != "" {
@@ -337,20 +295,14 @@ var (
 	clustersOrder = order[clusterDTO]{name: "clusters", key: func(c clusterDTO) []string { return []string{c.Name} },
 		cmp: func(a, b clusterDTO) int { return strings.Compare(a.Name, b.Name) }, write: (*clusterDTO).AppendJSON}
 	servicesOrder = order[serviceSummaryDTO]{name: "services", key: func(s serviceSummaryDTO) []string { return []string{s.Name, s.ID} },
-		cmp: func(a, b serviceSummaryDTO) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
-		}, write: (*serviceSummaryDTO).AppendJSON}
+		cmp: swarm.CompareServices, write: (*serviceSummaryDTO).AppendJSON}
 	// tasksOrder is docker service ps's: by service, slot and node, the
 	// newest first (swarm.CompareTasks, the domain's).
 	tasksOrder = order[taskDTO]{name: "tasks", key: taskKey, desc: taskDesc, cmp: compareTasks, write: (*taskDTO).AppendJSON}
 	nodesOrder = order[nodeDTO]{name: "nodes", key: func(n nodeDTO) []string { return []string{n.Hostname, n.ID} },
-		cmp: func(a, b nodeDTO) int {
-			return cmp.Or(strings.Compare(a.Hostname, b.Hostname), strings.Compare(a.ID, b.ID))
-		}, write: (*nodeDTO).AppendJSON}
+		cmp: swarm.CompareNodes, write: (*nodeDTO).AppendJSON}
 	networksOrder = order[networkDTO]{name: "networks", key: func(n networkDTO) []string { return []string{n.Name, n.ID} },
-		cmp: func(a, b networkDTO) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
-		}, write: (*networkDTO).AppendJSON}
+		cmp: swarm.CompareNetworks, write: (*networkDTO).AppendJSON}
 	secretsOrder = order[secretDTO]{name: "secrets", key: func(s secretDTO) []string { return []string{s.Name, s.ID} }}
 	configsOrder = order[configDTO]{name: "configs", key: func(s configDTO) []string { return []string{s.Name, s.ID} }}
 	stacksOrder  = order[stackSummaryDTO]{name: "stacks", key: func(s stackSummaryDTO) []string { return []string{s.Name} }}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/swarmops/swarmops/internal/testenv"
 )
 
 // TestSessionAndRegistry_OneRoundTrip: a cluster list with a session
@@ -34,9 +36,9 @@ func TestSessionAndRegistry_OneRoundTrip(t *testing.T) {
 	roundTrips := func(path string) (int64, []byte) {
 		t.Helper()
 		get(path) // connections made, scripts loaded
-		before := redisStats(t, in.rdb)
+		before := testenv.RedisStats(t, in.rdb)
 		body := get(path)
-		return redisStats(t, in.rdb).reads - before.reads - 1, body // less the INFO of redisStats
+		return testenv.RedisStats(t, in.rdb).Reads - before.Reads - 1, body // less the INFO of RedisStats
 	}
 	ahead, list := roundTrips("/api/v1/clusters")
 	apart, again := roundTrips("/api/v1/clusters?health=0") // read apart: a health flag turns it off

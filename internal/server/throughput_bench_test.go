@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +54,7 @@ func BenchmarkThroughputClusters(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("session", func(b *testing.B) {
-		before := redisStats(b, in.rdb)
+		before := testenv.RedisStats(b, in.rdb)
 		b.SetParallelism(32) // 64 goroutines on 2 CPUs, as wrk -c64
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
@@ -67,11 +66,11 @@ func BenchmarkThroughputClusters(b *testing.B) {
 			}
 		})
 		b.StopTimer()
-		after := redisStats(b, in.rdb)
+		after := testenv.RedisStats(b, in.rdb)
 		// A script's own commands count as commands; a read event is one
-		// request of a client, a round trip (less the INFO of redisStats).
-		b.ReportMetric(float64(after.commands-before.commands-1)/float64(b.N), "redis-cmds/op")
-		b.ReportMetric(float64(after.reads-before.reads-1)/float64(b.N), "redis-round-trips/op")
+		// request of a client, a round trip (less the INFO of RedisStats).
+		b.ReportMetric(float64(after.Commands-before.Commands-1)/float64(b.N), "redis-cmds/op")
+		b.ReportMetric(float64(after.Reads-before.Reads-1)/float64(b.N), "redis-round-trips/op")
 	})
 }
 
@@ -91,7 +90,7 @@ func BenchmarkThroughputProfile(b *testing.B) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	before := redisStats(t, in.rdb)
+	before := testenv.RedisStats(t, in.rdb)
 	if err := pprof.StartCPUProfile(f); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +99,8 @@ func BenchmarkThroughputProfile(b *testing.B) {
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, res)
 	}
-	after := redisStats(t, in.rdb)
-	t.Logf("wrk:\n%s\nredis: %d commands, %d reads", res, after.commands-before.commands, after.reads-before.reads)
+	after := testenv.RedisStats(t, in.rdb)
+	t.Logf("wrk:\n%s\nredis: %d commands, %d reads", res, after.Commands-before.Commands, after.Reads-before.Reads)
 	// What the requests allocated (go tool pprof -sample_index=alloc_space).
 	mem, err := os.Create(out + ".mem")
 	if err != nil {
@@ -192,42 +191,6 @@ func login(t testing.TB, base string) string {
 		return nil
 	})
 	return cookie
-}
-
-// stats are counters of Redis's INFO stats.
-type stats struct{ commands, reads int64 }
-
-// redisStats answers how many commands Redis has run and how many
-// requests it has read (INFO stats).
-func redisStats(b testing.TB, rdb *goredis.Client) stats {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "stats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var st stats
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch k {
-		case "total_commands_processed":
-			dst = &st.commands
-		case "total_reads_processed":
-			dst = &st.reads
-		default:
-			continue
-		}
-		if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if st.commands == 0 || st.reads == 0 {
-		b.Fatal("no total_commands_processed or total_reads_processed in INFO stats")
-	}
-	return st
 }
 
 // BenchmarkIdleHeapProfile writes what an idle instance (started, one

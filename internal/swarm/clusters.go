@@ -3,8 +3,6 @@ package swarm
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/swarmops/swarmops/internal/store"
@@ -29,10 +27,12 @@ type ClusterView struct {
 	Health *Health
 }
 
-// viewOf is the view of the stored record c.
+// viewOf is the view of the record c, the caller's own (the store answers
+// copies; see the redis store's memo): its slices and maps become the
+// view's.
 func viewOf(c store.Cluster, isDefault bool) ClusterView {
 	v := ClusterView{
-		Name: c.Name, Endpoints: slices.Clone(c.Endpoints), Labels: maps.Clone(c.Labels), SwarmID: c.SwarmID,
+		Name: c.Name, Endpoints: c.Endpoints, Labels: c.Labels, SwarmID: c.SwarmID,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Default: isDefault, TLS: summarizeTLS(c.TLS),
 	}
 	if v.Labels == nil {

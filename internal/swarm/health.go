@@ -107,7 +107,7 @@ type nodesRead struct {
 func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 	h := Health{CheckedAt: f.now().UTC(), Endpoints: make([]EndpointHealth, len(c.Endpoints)), Problems: []string{}}
 
-	listNodes := func() (context.CancelFunc, <-chan nodesRead) {
+	startList := func() (context.CancelFunc, <-chan nodesRead) {
 		lctx, lcancel := context.WithCancel(ctx)
 		ch := make(chan nodesRead, 1)
 		go func() {
@@ -119,7 +119,7 @@ func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 		}()
 		return lcancel, ch
 	}
-	lcancel, listed := listNodes()
+	lcancel, listed := startList()
 	defer func() { lcancel() }()
 
 	pctx, pcancel := context.WithTimeout(ctx, f.timeout/2)
@@ -160,7 +160,7 @@ func (f *Fleet) probeHealth(ctx context.Context, c store.Cluster) Health {
 			if r = <-listed; r.err == nil {
 				break
 			}
-			lcancel, listed = listNodes()
+			lcancel, listed = startList()
 		}
 		r = <-listed
 	}

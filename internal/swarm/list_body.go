@@ -51,22 +51,34 @@ func (l listBodies) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// readList runs call (one docker client list call of path) and reads
-// its answer with read, element by element. taken is false when no body
-// was taken (the engine is no pooled client, e.g. a test's fake): then
-// call's own result stands.
-func readList[T any](ctx context.Context, path string, call func(ctx context.Context) error, read func(r *jsonIn, item *T)) (items []T, taken bool, err error) {
-	return readListThen(ctx, path, call, nil, read)
+// readList runs call (one docker client list call of path) and reads its
+// answer with read, element by element. When no body was taken (the
+// engine is no pooled client, e.g. a test's fake), it answers call's own
+// result, each element converted by conv.
+func readList[F, T any](ctx context.Context, path string, call func(ctx context.Context) ([]F, error),
+	read func(r *jsonIn, item *T), conv func(F) T) ([]T, error) {
+	var full []F
+	parts, taken, err := readListParts(ctx, path, func(ctx context.Context) (err error) {
+		full, err = call(ctx)
+		return err
+	}, nil, read)
+	switch {
+	case err != nil:
+		return nil, err
+	case taken:
+		return concat(parts), nil
+	}
+	out := make([]T, 0, len(full))
+	for _, v := range full {
+		out = append(out, conv(v))
+	}
+	return out, nil
 }
 
-// readListThen is readList that calls answered, when set, once the call
-// was answered (the engine made its answer) and before its body is read.
-func readListThen[T any](ctx context.Context, path string, call func(ctx context.Context) error, answered func(), read func(r *jsonIn, item *T)) (items []T, taken bool, err error) {
-	parts, taken, err := readListParts(ctx, path, call, answered, read)
-	return concat(parts), taken, err
-}
-
-// readListParts is readListThen answering the items in parts, in turn.
+// readListParts runs call as readList does, calling answered (when set)
+// once the call was answered (the engine made its answer) and before its
+// body is read, and answers the items in parts, in turn; taken is false
+// when no body was taken: then call's own result stands.
 func readListParts[T any](ctx context.Context, path string, call func(ctx context.Context) error, answered func(), read func(r *jsonIn, item *T)) (parts [][]T, taken bool, err error) {
 	lb := &listBody{path: path}
 	err = call(context.WithValue(ctx, listBodyKey{}, lb))
@@ -84,11 +96,6 @@ func readListParts[T any](ctx context.Context, path string, call func(ctx contex
 	}
 	parts, err = readStreamParts(lb.body, read)
 	return parts, true, err
-}
-
-// readItems reads data, a whole list answer, as readStream reads one.
-func readItems[T any](data []byte, read func(r *jsonIn, item *T)) ([]T, error) {
-	return readStream(bytes.NewReader(data), read)
 }
 
 // An answer is read while it arrives: each time segmentSize more bytes
@@ -152,12 +159,6 @@ func readSegment[T any](s segment, read func(r *jsonIn, item *T)) ([]T, bool) {
 	}
 }
 
-// readStream reads a list answer from body with read, element by element.
-func readStream[T any](body io.Reader, read func(r *jsonIn, item *T)) ([]T, error) {
-	parts, err := readStreamParts(body, read)
-	return concat(parts), err
-}
-
 // concat answers the items of parts in turn.
 func concat[T any](parts [][]T) []T {
 	if len(parts) == 1 {
@@ -174,7 +175,8 @@ func concat[T any](parts [][]T) []T {
 	return items
 }
 
-// readStreamParts is readStream answering the items in parts, in turn.
+// readStreamParts reads a list answer from body with read, element by
+// element, answering the items in parts, in turn.
 func readStreamParts[T any](body io.Reader, read func(r *jsonIn, item *T)) ([][]T, error) {
 	bp := getListBuffer()
 	data := (*bp)[:0]

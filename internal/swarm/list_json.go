@@ -68,13 +68,7 @@ func (r *jsonIn) peek() byte {
 
 func (r *jsonIn) expect(c byte) bool {
 	if r.peek() != c {
-		if r.i >= len(r.b) {
-			if r.err == nil {
-				r.err = errJSONEnd
-			}
-			return false
-		}
-		r.fail("expected %q, found %q", c, r.b[r.i])
+		r.mismatch(fmt.Sprintf("%q", c))
 		return false
 	}
 	r.i++
@@ -600,6 +594,19 @@ func (r *jsonIn) next() bool {
 		r.key = []byte(r.decodeString(raw, true))
 	}
 	return r.expect(':')
+}
+
+// member moves to the next member of the object being read that f keeps,
+// skipping the others, and answers its index in f; -1 at the object's end
+// (or on an error).
+func (r *jsonIn) member(f *fields) int {
+	for r.next() {
+		if i := f.index(r.key); i >= 0 {
+			return i
+		}
+		r.skip()
+	}
+	return -1
 }
 
 // arr starts reading an array: read its elements while elem answers

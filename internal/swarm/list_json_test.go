@@ -695,3 +695,14 @@ func TestUTCTime_SameAsUnmarshalJSON(t *testing.T) {
 		}
 	}
 }
+
+// readItems reads data, a whole list answer, as readStream reads one.
+func readItems[T any](data []byte, read func(r *jsonIn, item *T)) ([]T, error) {
+	return readStream(bytes.NewReader(data), read)
+}
+
+// readStream reads a list answer from body with read, element by element.
+func readStream[T any](body io.Reader, read func(r *jsonIn, item *T)) ([]T, error) {
+	parts, err := readStreamParts(body, read)
+	return concat(parts), err
+}

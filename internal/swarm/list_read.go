@@ -50,18 +50,14 @@ func readService(r *jsonIn, s *swarm.Service) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch serviceFields.index(r.key) {
+	for i := r.member(serviceFields); i >= 0; i = r.member(serviceFields) {
+		switch i {
 		case 0:
 			r.str(&s.ID)
 		case 1:
 			if r.obj() {
-				for r.next() {
-					if versionFields.index(r.key) == 0 {
-						r.uint64(&s.Version.Index)
-					} else {
-						r.skip()
-					}
+				for r.member(versionFields) == 0 {
+					r.uint64(&s.Version.Index)
 				}
 			}
 		case 2:
@@ -72,20 +68,14 @@ func readService(r *jsonIn, s *swarm.Service) {
 			readServiceSpec(r, &s.Spec)
 		case 5:
 			if r.obj() {
-				for r.next() {
-					if portsFields.index(r.key) == 0 {
-						readPorts(r, &s.Endpoint.Ports)
-					} else {
-						r.skip()
-					}
+				for r.member(portsFields) == 0 {
+					readPorts(r, &s.Endpoint.Ports)
 				}
 			}
 		case 6:
 			readUpdateStatus(r, &s.UpdateStatus)
 		case 7:
 			readServiceStatus(r, &s.ServiceStatus)
-		default:
-			r.skip()
 		}
 	}
 }
@@ -94,14 +84,23 @@ func readServiceSpec(r *jsonIn, spec *swarm.ServiceSpec) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch serviceSpecFields.index(r.key) {
+	for i := r.member(serviceSpecFields); i >= 0; i = r.member(serviceSpecFields) {
+		switch i {
 		case 0:
 			r.str(&spec.Name)
 		case 1:
 			r.labels(&spec.Labels)
 		case 2:
-			readTaskSpecImage(r, &spec.TaskTemplate)
+			// Only the image, which summarize shows.
+			var img string
+			if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+				img = cs.Image
+			}
+			readTaskSpecImageInto(r, &img)
+			spec.TaskTemplate.ContainerSpec = nil
+			if img != "" {
+				spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Image: img}
+			}
 		case 3:
 			readMode(r, &spec.Mode)
 		case 4:
@@ -111,45 +110,9 @@ func readServiceSpec(r *jsonIn, spec *swarm.ServiceSpec) {
 				if spec.EndpointSpec == nil {
 					spec.EndpointSpec = &swarm.EndpointSpec{}
 				}
-				for r.next() {
-					if portsFields.index(r.key) == 0 {
-						readPorts(r, &spec.EndpointSpec.Ports)
-					} else {
-						r.skip()
-					}
+				for r.member(portsFields) == 0 {
+					readPorts(r, &spec.EndpointSpec.Ports)
 				}
-			}
-		default:
-			r.skip()
-		}
-	}
-}
-
-// readTaskSpecImage reads a task spec's container image.
-func readTaskSpecImage(r *jsonIn, ts *swarm.TaskSpec) {
-	if !r.obj() {
-		return
-	}
-	for r.next() {
-		if taskSpecFields.index(r.key) != 0 {
-			r.skip()
-			continue
-		}
-		if r.null() {
-			ts.ContainerSpec = nil
-			continue
-		}
-		if !r.obj() {
-			continue
-		}
-		if ts.ContainerSpec == nil {
-			ts.ContainerSpec = &swarm.ContainerSpec{}
-		}
-		for r.next() {
-			if imageFields.index(r.key) == 0 {
-				r.str(&ts.ContainerSpec.Image)
-			} else {
-				r.skip()
 			}
 		}
 	}
@@ -159,8 +122,8 @@ func readMode(r *jsonIn, m *swarm.ServiceMode) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch modeFields.index(r.key) {
+	for i := r.member(modeFields); i >= 0; i = r.member(modeFields) {
+		switch i {
 		case 0:
 			if r.null() {
 				m.Replicated = nil
@@ -168,12 +131,8 @@ func readMode(r *jsonIn, m *swarm.ServiceMode) {
 				if m.Replicated == nil {
 					m.Replicated = &swarm.ReplicatedService{}
 				}
-				for r.next() {
-					if replicasFields.index(r.key) == 0 {
-						r.uint64Ptr(&m.Replicated.Replicas)
-					} else {
-						r.skip()
-					}
+				for r.member(replicasFields) == 0 {
+					r.uint64Ptr(&m.Replicated.Replicas)
 				}
 			}
 		case 1:
@@ -194,8 +153,6 @@ func readMode(r *jsonIn, m *swarm.ServiceMode) {
 			} else {
 				m.GlobalJob = nil
 			}
-		default:
-			r.skip()
 		}
 	}
 }
@@ -223,8 +180,8 @@ func readPorts(r *jsonIn, ports *[]swarm.PortConfig) {
 	for r.elem() {
 		var p swarm.PortConfig
 		if r.obj() {
-			for r.next() {
-				switch portFields.index(r.key) {
+			for i := r.member(portFields); i >= 0; i = r.member(portFields) {
+				switch i {
 				case 0:
 					r.str(&p.Name)
 				case 1:
@@ -235,8 +192,6 @@ func readPorts(r *jsonIn, ports *[]swarm.PortConfig) {
 					r.uint32(&p.PublishedPort)
 				case 4:
 					r.str((*string)(&p.PublishMode))
-				default:
-					r.skip()
 				}
 			}
 		}
@@ -254,8 +209,8 @@ func readUpdateStatus(r *jsonIn, dst **swarm.UpdateStatus) {
 		return
 	}
 	u := &swarm.UpdateStatus{}
-	for r.next() {
-		switch updateStatusFields.index(r.key) {
+	for i := r.member(updateStatusFields); i >= 0; i = r.member(updateStatusFields) {
+		switch i {
 		case 0:
 			r.str((*string)(&u.State))
 		case 1:
@@ -264,8 +219,6 @@ func readUpdateStatus(r *jsonIn, dst **swarm.UpdateStatus) {
 			r.timePtr(&u.CompletedAt)
 		case 3:
 			r.str(&u.Message)
-		default:
-			r.skip()
 		}
 	}
 	*dst = u
@@ -280,16 +233,14 @@ func readServiceStatus(r *jsonIn, dst **swarm.ServiceStatus) {
 		return
 	}
 	st := &swarm.ServiceStatus{}
-	for r.next() {
-		switch serviceStatusFields.index(r.key) {
+	for i := r.member(serviceStatusFields); i >= 0; i = r.member(serviceStatusFields) {
+		switch i {
 		case 0:
 			r.uint64(&st.RunningTasks)
 		case 1:
 			r.uint64(&st.DesiredTasks)
 		case 2:
 			r.uint64(&st.CompletedTasks)
-		default:
-			r.skip()
 		}
 	}
 	*dst = st
@@ -303,22 +254,16 @@ func readServiceName(r *jsonIn, s *serviceName) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch nameFields.index(r.key) {
+	for i := r.member(nameFields); i >= 0; i = r.member(nameFields) {
+		switch i {
 		case 0:
 			r.str(&s.ID)
 		case 1:
 			if r.obj() {
-				for r.next() {
-					if specNameFields.index(r.key) == 0 {
-						r.str(&s.Name)
-					} else {
-						r.skip()
-					}
+				for r.member(specNameFields) == 0 {
+					r.str(&s.Name)
 				}
 			}
-		default:
-			r.skip()
 		}
 	}
 }
@@ -329,8 +274,8 @@ func readTaskRow(r *jsonIn, t *Task) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch taskFields.index(r.key) {
+	for i := r.member(taskFields); i >= 0; i = r.member(taskFields) {
+		switch i {
 		case 0:
 			r.str(&t.ID)
 		case 1:
@@ -347,23 +292,19 @@ func readTaskRow(r *jsonIn, t *Task) {
 			r.strSame(&t.Node, 1)
 		case 7:
 			if r.obj() {
-				for r.next() {
-					switch taskStatusFields.index(r.key) {
+				for j := r.member(taskStatusFields); j >= 0; j = r.member(taskStatusFields) {
+					switch j {
 					case 0:
 						r.strSame(&t.State, 2)
 					case 1:
 						r.strSame(&t.Message, 3)
 					case 2:
 						r.strSame(&t.Error, 4)
-					default:
-						r.skip()
 					}
 				}
 			}
 		case 8:
 			r.strSame(&t.DesiredState, 5)
-		default:
-			r.skip()
 		}
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
@@ -376,11 +317,7 @@ func readTaskSpecImageInto(r *jsonIn, image *string) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		if taskSpecFields.index(r.key) != 0 {
-			r.skip()
-			continue
-		}
+	for r.member(taskSpecFields) == 0 {
 		if r.null() {
 			*image = ""
 			continue
@@ -388,12 +325,8 @@ func readTaskSpecImageInto(r *jsonIn, image *string) {
 		if !r.obj() {
 			continue
 		}
-		for r.next() {
-			if imageFields.index(r.key) == 0 {
-				r.strSame(image, 6)
-			} else {
-				r.skip()
-			}
+		for r.member(imageFields) == 0 {
+			r.strSame(image, 6)
 		}
 	}
 }
@@ -406,22 +339,16 @@ func readRunningTask(r *jsonIn, t *runningTask) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch runningFields.index(r.key) {
+	for i := r.member(runningFields); i >= 0; i = r.member(runningFields) {
+		switch i {
 		case 0:
 			r.strSame(&t.NodeID, 0)
 		case 1:
 			if r.obj() {
-				for r.next() {
-					if stateFields.index(r.key) == 0 {
-						r.strSame(&t.State, 1)
-					} else {
-						r.skip()
-					}
+				for r.member(stateFields) == 0 {
+					r.strSame(&t.State, 1)
 				}
 			}
-		default:
-			r.skip()
 		}
 	}
 }
@@ -438,8 +365,8 @@ func readNetwork(r *jsonIn, n *network.Inspect) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch networkFields.index(r.key) {
+	for i := r.member(networkFields); i >= 0; i = r.member(networkFields) {
+		switch i {
 		case 0:
 			r.str(&n.Name)
 		case 1:
@@ -452,12 +379,8 @@ func readNetwork(r *jsonIn, n *network.Inspect) {
 			r.str(&n.Driver)
 		case 5:
 			if r.obj() {
-				for r.next() {
-					if ipamFields.index(r.key) == 0 {
-						readIPAMConfig(r, &n.IPAM.Config)
-					} else {
-						r.skip()
-					}
+				for r.member(ipamFields) == 0 {
+					readIPAMConfig(r, &n.IPAM.Config)
 				}
 			}
 		case 6:
@@ -468,8 +391,6 @@ func readNetwork(r *jsonIn, n *network.Inspect) {
 			r.bool(&n.Ingress)
 		case 9:
 			r.labels(&n.Labels)
-		default:
-			r.skip()
 		}
 	}
 }
@@ -486,14 +407,12 @@ func readIPAMConfig(r *jsonIn, dst *[]network.IPAMConfig) {
 	for r.elem() {
 		var c network.IPAMConfig
 		if r.obj() {
-			for r.next() {
-				switch ipamConfigFields.index(r.key) {
+			for i := r.member(ipamConfigFields); i >= 0; i = r.member(ipamConfigFields) {
+				switch i {
 				case 0:
 					r.str(&c.Subnet)
 				case 1:
 					r.str(&c.Gateway)
-				default:
-					r.skip()
 				}
 			}
 		}
@@ -509,22 +428,20 @@ func readNode(r *jsonIn, n *swarm.Node) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch nodeFields.index(r.key) {
+	for i := r.member(nodeFields); i >= 0; i = r.member(nodeFields) {
+		switch i {
 		case 0:
 			r.str(&n.ID)
 		case 1:
 			if r.obj() {
-				for r.next() {
-					switch nodeSpecFields.index(r.key) {
+				for j := r.member(nodeSpecFields); j >= 0; j = r.member(nodeSpecFields) {
+					switch j {
 					case 0:
 						r.str((*string)(&n.Spec.Role))
 					case 1:
 						r.str((*string)(&n.Spec.Availability))
 					case 2:
 						r.labels(&n.Spec.Labels)
-					default:
-						r.skip()
 					}
 				}
 			}
@@ -532,21 +449,17 @@ func readNode(r *jsonIn, n *swarm.Node) {
 			readNodeDescription(r, &n.Description)
 		case 3:
 			if r.obj() {
-				for r.next() {
-					switch nodeStatusFields.index(r.key) {
+				for j := r.member(nodeStatusFields); j >= 0; j = r.member(nodeStatusFields) {
+					switch j {
 					case 0:
 						r.str((*string)(&n.Status.State))
 					case 1:
 						r.str(&n.Status.Addr)
-					default:
-						r.skip()
 					}
 				}
 			}
 		case 4:
 			readManagerStatus(r, &n.ManagerStatus)
-		default:
-			r.skip()
 		}
 	}
 }
@@ -555,35 +468,27 @@ func readNodeDescription(r *jsonIn, d *swarm.NodeDescription) {
 	if !r.obj() {
 		return
 	}
-	for r.next() {
-		switch nodeDescFields.index(r.key) {
+	for i := r.member(nodeDescFields); i >= 0; i = r.member(nodeDescFields) {
+		switch i {
 		case 0:
 			r.str(&d.Hostname)
 		case 1:
 			if r.obj() {
-				for r.next() {
-					if engineFields.index(r.key) == 0 {
-						r.str(&d.Engine.EngineVersion)
-					} else {
-						r.skip()
-					}
+				for r.member(engineFields) == 0 {
+					r.str(&d.Engine.EngineVersion)
 				}
 			}
 		case 2:
 			if r.obj() {
-				for r.next() {
-					switch resourcesFields.index(r.key) {
+				for j := r.member(resourcesFields); j >= 0; j = r.member(resourcesFields) {
+					switch j {
 					case 0:
 						r.int64(&d.Resources.NanoCPUs)
 					case 1:
 						r.int64(&d.Resources.MemoryBytes)
-					default:
-						r.skip()
 					}
 				}
 			}
-		default:
-			r.skip()
 		}
 	}
 }
@@ -602,16 +507,14 @@ func readManagerStatus(r *jsonIn, dst **swarm.ManagerStatus) {
 	if m == nil {
 		m = &swarm.ManagerStatus{}
 	}
-	for r.next() {
-		switch managerFields.index(r.key) {
+	for i := r.member(managerFields); i >= 0; i = r.member(managerFields) {
+		switch i {
 		case 0:
 			r.bool(&m.Leader)
 		case 1:
 			r.str((*string)(&m.Reachability))
 		case 2:
 			r.str(&m.Addr)
-		default:
-			r.skip()
 		}
 	}
 	*dst = m

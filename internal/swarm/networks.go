@@ -71,23 +71,13 @@ func (f *Fleet) ListNetworks(ctx context.Context, cluster string, flt Filter) ([
 		return nil, err
 	}
 	list, err := readSnapshot(ctx, f, c, "networks", func(ctx context.Context, api Engine) ([]NetworkSummary, error) {
-		var nets []network.Summary
-		out, taken, err := readList(ctx, "/networks", func(ctx context.Context) (err error) {
-			nets, err = api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
-			return err
-		}, readNetworkSummary)
+		out, err := readList(ctx, "/networks", func(ctx context.Context) ([]network.Summary, error) {
+			return api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("scope", swarmScope))})
+		}, readNetworkSummary, summarizeNetwork)
 		if err != nil {
 			return nil, err
 		}
-		if !taken {
-			out = make([]NetworkSummary, 0, len(nets))
-			for _, n := range nets {
-				out = append(out, summarizeNetwork(n))
-			}
-		}
-		slices.SortFunc(out, func(a, b NetworkSummary) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
-		})
+		slices.SortFunc(out, CompareNetworks)
 		return out, nil
 	})
 	if err != nil {
@@ -295,4 +285,9 @@ func servicesOnNetwork(services []swarm.Service, n network.Inspect) []string {
 	}
 	slices.Sort(users)
 	return users
+}
+
+// CompareNetworks is the order of network lists: by name, then ID.
+func CompareNetworks(a, b NetworkSummary) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 }

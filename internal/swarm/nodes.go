@@ -70,18 +70,9 @@ func summarizeNode(n swarm.Node, running int) NodeSummary {
 func readNodes(ctx context.Context, api interface {
 	NodeList(ctx context.Context, o swarm.NodeListOptions) ([]swarm.Node, error)
 }) ([]swarm.Node, error) {
-	var full []swarm.Node
-	nodes, taken, err := readList(ctx, "/nodes", func(ctx context.Context) (err error) {
-		full, err = api.NodeList(ctx, swarm.NodeListOptions{})
-		return err
-	}, readNode)
-	if err != nil {
-		return nil, err
-	}
-	if !taken {
-		return full, nil
-	}
-	return nodes, nil
+	return readList(ctx, "/nodes", func(ctx context.Context) ([]swarm.Node, error) {
+		return api.NodeList(ctx, swarm.NodeListOptions{})
+	}, readNode, func(n swarm.Node) swarm.Node { return n })
 }
 
 // nodeAddr answers the address a node is reached at. Some engines report a
@@ -105,19 +96,13 @@ func runningTasks(ctx context.Context, api nodeEngine, nodeIDs ...string) (map[s
 	for _, id := range nodeIDs {
 		f.Add("node", id)
 	}
-	var full []swarm.Task
-	tasks, taken, err := readList(ctx, "/tasks", func(ctx context.Context) (err error) {
-		full, err = api.TaskList(ctx, swarm.TaskListOptions{Filters: f})
-		return err
-	}, readRunningTask)
+	tasks, err := readList(ctx, "/tasks", func(ctx context.Context) ([]swarm.Task, error) {
+		return api.TaskList(ctx, swarm.TaskListOptions{Filters: f})
+	}, readRunningTask, func(t swarm.Task) runningTask {
+		return runningTask{NodeID: t.NodeID, State: string(t.Status.State)}
+	})
 	if err != nil {
 		return nil, err
-	}
-	if !taken {
-		tasks = make([]runningTask, 0, len(full))
-		for _, t := range full {
-			tasks = append(tasks, runningTask{NodeID: t.NodeID, State: string(t.Status.State)})
-		}
 	}
 	counts := map[string]int{}
 	for _, t := range tasks {
@@ -133,16 +118,12 @@ func runningTasks(ctx context.Context, api nodeEngine, nodeIDs ...string) (map[s
 // running, pending ones included.
 const maxNodeFilter = 16
 
-// listNodes answers the summaries of every node matching flt, sorted by
-// hostname, with one NodeList and one TaskList call.
-func listNodes(ctx context.Context, api nodeEngine, flt Filter) ([]NodeSummary, error) {
-	return listKnownNodes(ctx, api, flt, nil)
-}
-
-// listKnownNodes is listNodes given known, the IDs of the cluster's nodes
-// when it was last listed: while they are few, the running tasks of those
-// nodes are listed at once with the nodes (from a pooled client), and
-// again after them only if the nodes changed meanwhile.
+// listKnownNodes answers the summaries of every node matching flt,
+// sorted by hostname, with one NodeList and one TaskList call. known are
+// the IDs of the cluster's nodes when it was last listed (nil: none):
+// while they are few, the running tasks of those nodes are listed at once
+// with the nodes (from a pooled client), and again after them only if the
+// nodes changed meanwhile.
 func listKnownNodes(ctx context.Context, api nodeEngine, flt Filter, known []string) ([]NodeSummary, error) {
 	var (
 		nodes  []swarm.Node
@@ -189,10 +170,13 @@ func listKnownNodes(ctx context.Context, api nodeEngine, flt Filter, known []str
 			out = append(out, summarizeNode(n, counts[n.ID]))
 		}
 	}
-	slices.SortFunc(out, func(a, b NodeSummary) int {
-		return cmp.Or(strings.Compare(a.Hostname, b.Hostname), strings.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, CompareNodes)
 	return out, nil
+}
+
+// CompareNodes is the order of node lists: by hostname, then ID.
+func CompareNodes(a, b NodeSummary) int {
+	return cmp.Or(strings.Compare(a.Hostname, b.Hostname), strings.Compare(a.ID, b.ID))
 }
 
 func nodeIDs(nodes []swarm.Node) []string {

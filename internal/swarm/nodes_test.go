@@ -127,7 +127,7 @@ func TestListNodes_OneTaskListForEveryNode(t *testing.T) {
 		}
 		return f.tasks
 	}
-	got, err := listNodes(context.Background(), f, Filter{})
+	got, err := listKnownNodes(context.Background(), f, Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestListNodes_OneTaskListForEveryNode(t *testing.T) {
 		t.Errorf("engine calls (-got +want):\n%s", diff)
 	}
 
-	got, err = listNodes(context.Background(), f, Filter{Q: "web", Labels: map[string]string{"zone": "b"}})
+	got, err = listKnownNodes(context.Background(), f, Filter{Q: "web", Labels: map[string]string{"zone": "b"}}, nil)
 	if err != nil || len(got) != 1 || got[0].ID != "n3" {
 		t.Errorf("filtered list: %+v, %v", got, err)
 	}

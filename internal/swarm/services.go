@@ -142,27 +142,19 @@ func (f *Fleet) ListServices(ctx context.Context, cluster string, sf ServiceFilt
 // sorted by name (then ID), reading of the engine's answer only what the
 // summaries show.
 func serviceSummaries(ctx context.Context, api client.ServiceAPIClient, opts swarm.ServiceListOptions) ([]ServiceSummary, error) {
-	var full []swarm.Service
-	out, taken, err := readList(ctx, "/services", func(ctx context.Context) (err error) {
-		full, err = api.ServiceList(ctx, opts)
-		return err
-	}, readServiceSummary)
+	out, err := readList(ctx, "/services", func(ctx context.Context) ([]swarm.Service, error) {
+		return api.ServiceList(ctx, opts)
+	}, readServiceSummary, summarize)
 	if err != nil {
 		return nil, err
 	}
-	if !taken {
-		out = make([]ServiceSummary, 0, len(full))
-		for _, s := range full {
-			out = append(out, summarize(s))
-		}
-	}
-	if out == nil {
-		out = []ServiceSummary{}
-	}
-	slices.SortFunc(out, func(a, b ServiceSummary) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, CompareServices)
 	return out, nil
+}
+
+// CompareServices is the order of service lists: by name, then ID.
+func CompareServices(a, b ServiceSummary) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 }
 
 // ServiceDetail is a service as its page shows it.

@@ -117,35 +117,35 @@ func listTasks(ctx context.Context, api taskEngine, cluster string, tf TaskFilte
 	}
 	_, pooled := api.(*client.Client)
 	if tf.Service == "" && tf.Node == "" {
-		var (
-			named   = make(chan error, 1)
-			started bool
-			cancel  context.CancelFunc = func() {}
-		)
 		calls := []func(context.Context) error{listNodes}
 		if names == nil || !names.warm(cluster) {
 			calls = append(calls, listServices)
 		}
+		var (
+			named chan error         // set when the calls started as the engine answered
+			stop  context.CancelFunc = func() {}
+		)
 		answered := func() {
-			started = true
 			if !pooled {
-				named <- together(ctx, false, calls...)
-				return
+				return // made in turn, after
 			}
 			var nctx context.Context
-			nctx, cancel = context.WithCancel(ctx)
+			nctx, stop = context.WithCancel(ctx)
+			named = make(chan error, 1)
 			go func() { named <- together(nctx, true, calls...) }()
 		}
 		tasks, err := taskParts(ctx, api, filters.NewArgs(), answered)
-		if started {
+		if named != nil {
 			if err != nil {
-				cancel()
+				stop()
 			}
 			if nerr := <-named; err == nil {
 				err = nerr
 			}
+		} else if err == nil {
+			err = together(ctx, false, calls...)
 		}
-		cancel()
+		stop()
 		if err != nil {
 			return nil, err
 		}
@@ -228,21 +228,9 @@ func together(ctx context.Context, concurrent bool, calls ...func(ctx context.Co
 
 // serviceNames lists the services' IDs and names.
 func serviceNames(ctx context.Context, api taskEngine) ([]serviceName, error) {
-	var full []swarm.Service
-	out, taken, err := readList(ctx, "/services", func(ctx context.Context) (err error) {
-		full, err = api.ServiceList(ctx, swarm.ServiceListOptions{})
-		return err
-	}, readServiceName)
-	if err != nil {
-		return nil, err
-	}
-	if !taken {
-		out = make([]serviceName, 0, len(full))
-		for _, s := range full {
-			out = append(out, serviceName{ID: s.ID, Name: s.Spec.Name})
-		}
-	}
-	return out, nil
+	return readList(ctx, "/services", func(ctx context.Context) ([]swarm.Service, error) {
+		return api.ServiceList(ctx, swarm.ServiceListOptions{})
+	}, readServiceName, func(s swarm.Service) serviceName { return serviceName{ID: s.ID, Name: s.Spec.Name} })
 }
 
 // taskParts lists the tasks args selects as rows not yet named, in parts

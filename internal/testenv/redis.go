@@ -1,14 +1,18 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // RedisServer is a private redis-server on a loopback port.
@@ -124,4 +128,43 @@ func (r *RedisServer) Kill() error {
 		return nil
 	}
 	return r.proc.Kill()
+}
+
+// RedisCounts are counters of a Redis's INFO stats.
+type RedisCounts struct {
+	Commands int64 // total_commands_processed: a script's own commands count too
+	Reads    int64 // total_reads_processed: requests read from clients, round trips
+}
+
+// RedisStats answers rdb's server's counts; the INFO that reads them is
+// one more command and one more read.
+func RedisStats(t testing.TB, rdb *goredis.Client) RedisCounts {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c RedisCounts
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch k {
+		case "total_commands_processed":
+			dst = &c.Commands
+		case "total_reads_processed":
+			dst = &c.Reads
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Commands == 0 || c.Reads == 0 {
+		t.Fatal("no total_commands_processed or total_reads_processed in INFO stats")
+	}
+	return c
 }

@@ -3,8 +3,6 @@ package redis_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,17 +52,7 @@ func newReadsFixture(t *testing.T, prefix string) readsFixture {
 // reads answers how many requests Redis has read from its clients.
 func (f readsFixture) reads(t *testing.T) int {
 	t.Helper()
-	info, err := f.raw.Info(t.Context(), "stats").Result()
-	must(t, err)
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_reads_processed:"); ok {
-			n, err := strconv.Atoi(v)
-			must(t, err)
-			return n
-		}
-	}
-	t.Fatal("no total_reads_processed in INFO stats")
-	return 0
+	return int(testenv.RedisStats(t, f.raw).Reads)
 }
 
 // check reads the session with its user and the listing, and compares

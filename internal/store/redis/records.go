@@ -104,15 +104,24 @@ func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec f
 	if err != nil {
 		return nil, "", s.fail(op, err)
 	}
+	out, err := decodeAll(recs, dec)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	return out, first, nil
+}
+
+// decodeAll decodes the records recs with dec.
+func decodeAll[T any](recs []string, dec func(string) (T, error)) ([]T, error) {
 	out := make([]T, 0, len(recs))
 	for _, data := range recs {
 		v, err := dec(data)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", op, err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, first, nil
+	return out, nil
 }
 
 // records answers the records of n's names in the order of the names,
@@ -128,12 +137,6 @@ func listWith[T any](ctx context.Context, s *Store, n named, extra string, dec f
 // off for the store's life; another error (a replica's READONLY during a
 // failover...) costs this call the second round trip only.
 func (s *Store) records(ctx context.Context, n named, extra string) ([]string, string, error) {
-	if n == clusters && extra == s.key(defaultKey) {
-		if v, ok := store.ReadAheadOf(ctx).Take(); ok {
-			r := v.(clustersRead)
-			return r.records, r.def, nil
-		}
-	}
 	if s.sorting() {
 		recs, first, err := s.sortedRecords(ctx, n, extra)
 		var reply goredis.Error
@@ -409,10 +412,21 @@ func (s *Store) ListClusters(ctx context.Context) ([]store.Cluster, error) {
 
 // ListClustersPublic answers every cluster sorted by name without key
 // material, and the default cluster's name, in one round trip (see
-// records).
+// records), or none when ctx's read-ahead brought them with the session
+// (sessionUser).
 func (s *Store) ListClustersPublic(ctx context.Context) ([]store.Cluster, string, error) {
-	list, def, err := listWith(ctx, s, clusters, s.key(defaultKey), s.decodeCluster)
-	if err != nil {
+	var (
+		list []store.Cluster
+		def  string
+		err  error
+	)
+	if v, ok := store.ReadAheadOf(ctx).Take(); ok { // read with the session
+		r := v.(clustersRead)
+		def = r.def
+		if list, err = decodeAll(r.records, s.decodeCluster); err != nil {
+			return nil, "", fmt.Errorf("list %s: %w", clusters.noun, err)
+		}
+	} else if list, def, err = listWith(ctx, s, clusters, s.key(defaultKey), s.decodeCluster); err != nil {
 		return nil, "", err
 	}
 	for i := range list {
